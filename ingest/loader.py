@@ -1,0 +1,259 @@
+"""Load landing files into raw.<entity>, one atomic transaction per file, recording every file and row.
+
+For each file: hash it; skip it if that exact content was seen before; otherwise parse it with the
+spec's DuckDB query and, in one transaction, append the good records to raw.<entity> with lineage
+columns, write every rejected record to ops.load_rejects with its reason, and record the file in
+ops.load_manifest. A process killed mid-file leaves nothing of that file behind (DuckDB rolls the
+open transaction back on the next open), and the next run loads the file again from the start.
+
+Invariant, per file: rows_read = rows_loaded + rows_rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from .readers import REJECTS_SCAN, REJECTS_TABLE, FileError, build_parse_plan
+from .spec import SourceSpec, SpecError, match_spec
+from .sql import ident, qualified
+from .warehouse import OPS_SCHEMA, RAW_SCHEMA, ensure_ops, ensure_raw_table
+
+log = logging.getLogger("cxw.ingest")
+
+# Files still being written by a sync tool or browser, and hidden files, are not exports.
+IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".swp")
+PARSED = "_cxw_parsed"
+STRUCTURAL = "_cxw_structural"
+
+
+@dataclass
+class FileResult:
+    source_file: str
+    entity: str | None
+    status: str  # loaded | failed | skipped
+    load_id: int | None = None
+    rows_read: int | None = None
+    rows_loaded: int | None = None
+    rows_rejected: int | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class IngestReport:
+    files: list[FileResult] = field(default_factory=list)
+
+    def by_status(self, status: str) -> list[FileResult]:
+        return [f for f in self.files if f.status == status]
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for f in self.files:
+            if f.status == "skipped":
+                continue
+            t = out.setdefault(f.entity or "(unrecognised)", {"files": 0, "rows_read": 0, "rows_loaded": 0,
+                                                              "rows_rejected": 0, "failed_files": 0})
+            t["files"] += 1
+            t["rows_read"] += f.rows_read or 0
+            t["rows_loaded"] += f.rows_loaded or 0
+            t["rows_rejected"] += f.rows_rejected or 0
+            t["failed_files"] += f.status == "failed"
+        return out
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(4 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def discover(landing_dir: Path) -> list[tuple[str, Path, str | None]]:
+    """Every candidate file under the landing folder as (relative posix path, path, refusal reason)."""
+    landing_dir = landing_dir.resolve()
+    found = []
+    for root, dirs, files in os.walk(landing_dir, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") or name.endswith(IGNORED_SUFFIXES):
+                continue
+            path = Path(root) / name
+            rel = path.relative_to(landing_dir).as_posix()
+            refusal = None
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(landing_dir):
+                    refusal = f"{rel}: symlink points outside the landing folder ({target}); refused"
+            if refusal is None and not path.is_file():
+                refusal = f"{rel}: not a regular file"
+            found.append((rel, path, refusal))
+    return found
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _next_load_id(con) -> int:
+    return con.execute(f"SELECT coalesce(max(load_id), 0) + 1 FROM {OPS_SCHEMA}.load_manifest").fetchone()[0]
+
+
+def _already_seen(con, rel: str, digest: str):
+    return con.execute(
+        f"SELECT load_id, status FROM {OPS_SCHEMA}.load_manifest WHERE source_file = ? AND content_hash = ? "
+        "ORDER BY load_id DESC LIMIT 1", [rel, digest]).fetchone()
+
+
+def _record_failure(con, rel, path, spec, digest, started, error, size=None, mtime=None) -> FileResult:
+    con.begin()
+    load_id = _next_load_id(con)
+    con.execute(
+        f"INSERT INTO {OPS_SCHEMA}.load_manifest (load_id, entity, source, source_file, file_size, file_mtime, "
+        "content_hash, status, error, started_at, finished_at, duration_s) VALUES (?,?,?,?,?,?,?,'failed',?,?,?,?)",
+        [load_id, spec.entity if spec else None, spec.source if spec else None, rel, size, mtime, digest, error,
+         started, _now(), (_now() - started).total_seconds()])
+    con.commit()
+    log.error("load %s failed: %s", rel, error)
+    return FileResult(rel, spec.entity if spec else None, "failed", load_id=load_id, error=error)
+
+
+def load_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, path: Path, digest: str) -> FileResult:
+    """Load one file atomically. Raises only on errors of the warehouse itself, never for bad input."""
+    t0 = time.perf_counter()
+    started = _now()
+    stat = path.stat()
+    mtime = datetime.fromtimestamp(stat.st_mtime, timezone.utc).replace(tzinfo=None)
+    log.info("loading %s into raw.%s (%.1f MB)", rel, spec.entity, stat.st_size / 1e6)
+    try:
+        plan = build_parse_plan(spec, path)
+    except FileError as exc:
+        return _record_failure(con, rel, path, spec, digest, started, str(exc), stat.st_size, mtime)
+
+    ensure_raw_table(con, spec)
+    con.begin()
+    try:
+        load_id = _next_load_id(con)
+        for t in (REJECTS_TABLE, REJECTS_SCAN, PARSED, STRUCTURAL):
+            con.execute(f"DROP TABLE IF EXISTS temp.{ident(t)}")
+        con.execute(f"CREATE TEMP TABLE {ident(PARSED)} AS {plan.sql}", plan.params)
+        # DuckDB reports structurally broken records (ragged, bad quoting, too long) by record number.
+        con.execute(f"""
+            CREATE TEMP TABLE {ident(STRUCTURAL)} AS
+            SELECT line AS record_no, row_number() OVER (ORDER BY line) AS rank_no,
+                   min(column_name) AS column_name,
+                   string_agg(DISTINCT error_type || ': ' || error_message, '; ') AS reason,
+                   min(csv_line) AS raw_record
+            FROM temp.{ident(REJECTS_TABLE)}
+            WHERE line > ?
+            GROUP BY line
+        """, [spec.header_rows])
+        n_structural = con.execute(f"SELECT count(*) FROM {ident(STRUCTURAL)}").fetchone()[0]
+        loaded_at = _now()
+        columns = [c.name for c in spec.columns]
+        col_list = ", ".join(ident(c) for c in columns)
+        # _ord counts only the records the reader accepted; adding the number of structurally rejected
+        # records before each one gives its record number in the file (an ASOF join, cheap and ordered).
+        source_row = "p._ord" if n_structural == 0 else "p._ord + coalesce(s.rank_no, 0)"
+        join = "" if n_structural == 0 else (
+            f"ASOF LEFT JOIN (SELECT record_no - rank_no AS threshold, rank_no FROM {ident(STRUCTURAL)}) s "
+            "ON p._ord > s.threshold")
+        raw_table = qualified(RAW_SCHEMA, spec.table)
+        con.execute(f"""
+            INSERT INTO {raw_table} ({col_list}, _load_id, _source_file, _source_row, _loaded_at)
+            SELECT {', '.join('p.' + ident(c) for c in columns)}, ?, ?, {source_row}, ?
+            FROM {ident(PARSED)} p {join} WHERE p._reject_reason IS NULL
+        """, [load_id, rel, loaded_at])
+        con.execute(f"""
+            INSERT INTO {OPS_SCHEMA}.load_rejects
+            SELECT ?, ?, ?, {source_row}, p._reject_column, p._reject_reason, p._raw_record, ?
+            FROM {ident(PARSED)} p {join} WHERE p._reject_reason IS NOT NULL
+            UNION ALL
+            SELECT ?, ?, ?, record_no, column_name, reason, left(raw_record, 10000), ?
+            FROM {ident(STRUCTURAL)}
+        """, [load_id, spec.entity, rel, loaded_at, load_id, spec.entity, rel, loaded_at])
+        loaded, typed_rejects = con.execute(
+            f"SELECT count(*) FILTER (WHERE _reject_reason IS NULL), count(*) FILTER (WHERE _reject_reason IS NOT NULL) "
+            f"FROM {ident(PARSED)}").fetchone()
+        rejected = typed_rejects + n_structural
+        read = loaded + rejected
+        previous = con.execute(
+            f"SELECT max(load_id) FROM {OPS_SCHEMA}.load_manifest WHERE source_file = ? AND status = 'loaded' "
+            "AND superseded_by IS NULL", [rel]).fetchone()[0]
+        status = "failed" if plan.file_error else "loaded"
+        con.execute(
+            f"INSERT INTO {OPS_SCHEMA}.load_manifest (load_id, entity, source, source_file, file_size, file_mtime, "
+            "content_hash, rows_read, rows_loaded, rows_rejected, status, error, started_at, finished_at, duration_s, "
+            "supersedes, validation_status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [load_id, spec.entity, spec.source, rel, stat.st_size, mtime, digest, read, loaded, rejected, status,
+             plan.file_error, started, _now(), time.perf_counter() - t0, previous if status == "loaded" else None,
+             "pending" if status == "loaded" else None])
+        if previous is not None and status == "loaded":
+            # A new version of a file under the same name replaces the old one (e.g. a corrected export).
+            con.execute(f"UPDATE {OPS_SCHEMA}.load_manifest SET superseded_by = ? WHERE source_file = ? "
+                        "AND load_id <> ? AND superseded_by IS NULL AND status = 'loaded'", [load_id, rel, load_id])
+        for t in (REJECTS_TABLE, REJECTS_SCAN, PARSED, STRUCTURAL):
+            con.execute(f"DROP TABLE IF EXISTS temp.{ident(t)}")
+        con.commit()
+    except duckdb.Error as exc:
+        con.rollback()
+        message = f"{rel}: DuckDB could not read the file: {str(exc).splitlines()[0]}"
+        return _record_failure(con, rel, path, spec, digest, started, message, stat.st_size, mtime)
+    seconds = time.perf_counter() - t0
+    if plan.file_error:
+        log.error("load %s failed: %s (%d rows recorded as rejected)", rel, plan.file_error, rejected)
+    else:
+        log.info("loaded %s into raw.%s: %d rows, %d rejected, %.2fs", rel, spec.entity, loaded, rejected, seconds)
+    return FileResult(rel, spec.entity, status, load_id=load_id, rows_read=read, rows_loaded=loaded,
+                      rows_rejected=rejected, error=plan.file_error, seconds=seconds)
+
+
+def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[SourceSpec],
+           entities: Iterable[str] | None = None, record_unrecognised: bool = True, retry_failed: bool = False,
+           progress: Callable[[FileResult], None] | None = None) -> IngestReport:
+    """Load every new file under landing_dir. `entities` limits the run to some specs (a Dagster asset
+    loads one entity); unrecognised files are recorded only when `record_unrecognised` is set.
+    A file whose exact content failed before is skipped unless `retry_failed` (e.g. after a spec fix)."""
+    ensure_ops(con)
+    wanted = set(entities) if entities is not None else None
+    report = IngestReport()
+    for rel, path, refusal in discover(Path(landing_dir)):
+        try:
+            spec = match_spec(specs, rel)
+        except SpecError as exc:
+            spec, refusal = None, refusal or str(exc)
+        if spec is None and not record_unrecognised:
+            continue
+        if spec is not None and wanted is not None and spec.entity not in wanted:
+            continue
+        started = _now()
+        if refusal is None and spec is None:
+            patterns = sorted({p for s in specs for p in s.files})
+            refusal = f"{rel}: no source spec matches this file (known patterns: {', '.join(patterns)})"
+        digest = None if refusal else file_sha256(path)
+        seen = _already_seen(con, rel, digest) if digest else con.execute(
+            f"SELECT load_id, status FROM {OPS_SCHEMA}.load_manifest WHERE source_file = ? AND content_hash IS NULL "
+            "AND error = ?", [rel, refusal]).fetchone()
+        if seen and retry_failed and seen[1] == "failed":
+            seen = None
+        if seen:
+            result = FileResult(rel, spec.entity if spec else None, "skipped", load_id=seen[0],
+                                note=f"already recorded as load {seen[0]} ({seen[1]})")
+        elif refusal:
+            result = _record_failure(con, rel, path, spec, None, started, refusal)
+        else:
+            result = load_file(con, spec, rel, path, digest)
+        report.files.append(result)
+        if progress:
+            progress(result)
+    return report

@@ -1,0 +1,48 @@
+"""Where things live and how DuckDB is tuned; every value can be overridden by an environment variable.
+
+One module so that the CLI, the Dagster resources, dbt's profile and the tests agree on the same paths.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _path(env: str, default: Path) -> Path:
+    value = os.environ.get(env)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    warehouse: Path
+    landing_dir: Path
+    publish_dir: Path
+    specs_dirs: tuple[Path, ...]
+    duckdb_threads: int
+    duckdb_memory_limit: str
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.data_dir / "rejects"
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment each call, so tests can point them at temporary folders."""
+    data_dir = _path("CXW_DATA_DIR", PROJECT_ROOT / "data")
+    extra_specs = [Path(p).expanduser().resolve() for p in os.environ.get("CXW_SPECS_DIRS", "").split(os.pathsep) if p]
+    return Settings(
+        data_dir=data_dir,
+        warehouse=_path("CXW_WAREHOUSE", data_dir / "warehouse.duckdb"),
+        landing_dir=_path("CXW_LANDING_DIR", data_dir / "landing"),
+        publish_dir=_path("CXW_PUBLISH_DIR", data_dir / "published"),
+        specs_dirs=(Path(__file__).resolve().parent / "specs", *extra_specs),
+        duckdb_threads=int(os.environ.get("CXW_DUCKDB_THREADS", os.cpu_count() or 2)),
+        # DuckDB spills to disk beyond this; 4 GB keeps the whole pipeline well under the 6 GB budget.
+        duckdb_memory_limit=os.environ.get("CXW_DUCKDB_MEMORY_LIMIT", "4GB"),
+    )

@@ -1,0 +1,203 @@
+"""Raw ingest on hand-made files: typing, rejects with reasons, idempotency, versions, hostile names."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.loader import ingest
+
+CONTACT_HEADER = ["Record ID", "First Name", "Last Name", "Email", "Phone Number", "Lifecycle Stage", "Lead Status",
+                  "Original Source", "Original Source Drill-Down 1", "Original Source Drill-Down 2", "Create Date",
+                  "Last Modified Date", "Became a Customer Date", "Cancellation Date"]
+
+
+def contact(record_id, email="a@example.com", created="2025-01-02 10:00", **extra):
+    row = dict.fromkeys(CONTACT_HEADER, "")
+    row.update({"Record ID": record_id, "Email": email, "Create Date": created, "Lifecycle Stage": "Lead"})
+    row.update(extra)
+    return row
+
+
+def write_contacts(path: Path, rows, header=CONTACT_HEADER) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for r in rows:
+            w.writerow([r.get(h, "") for h in header] if isinstance(r, dict) else r)
+    return path
+
+
+def manifest(con):
+    return con.execute("SELECT source_file, status, rows_read, rows_loaded, rows_rejected, error, superseded_by "
+                       "FROM ops.load_manifest ORDER BY load_id").fetchall()
+
+
+def test_types_timezones_and_lineage(con, landing, specs):
+    write_contacts(landing / "crm" / "hubspot_contacts_1.csv", [
+        contact("101", created="2025-01-02 10:00"),  # New York wall-clock time -> 15:00 UTC
+        contact("102", created="2025-07-02T10:00:00Z"),
+        contact("103", created="2025-07-02T10:00:00+02:00", **{"Cancellation Date": "07/04/2025 09:30"}),
+    ])
+    report = ingest(con, landing, specs)
+    assert [f.status for f in report.files] == ["loaded"]
+    rows = con.execute("SELECT contact_id, strftime(created_at, '%Y-%m-%d %H:%M'), strftime(cancelled_at, "
+                       "'%Y-%m-%d %H:%M'), _source_file, _source_row, _load_id FROM raw.crm_contacts "
+                       "ORDER BY contact_id").fetchall()
+    assert rows == [
+        (101, "2025-01-02 15:00", None, "crm/hubspot_contacts_1.csv", 2, 1),
+        (102, "2025-07-02 10:00", None, "crm/hubspot_contacts_1.csv", 3, 1),
+        (103, "2025-07-02 08:00", "2025-07-04 13:30", "crm/hubspot_contacts_1.csv", 4, 1),
+    ]
+
+
+def test_malformed_rows_are_rejected_with_reasons_and_good_rows_load(con, landing, specs):
+    path = landing / "crm" / "hubspot_contacts_bad.csv"
+    path.parent.mkdir(parents=True)
+    header = ",".join(CONTACT_HEADER)
+    path.write_text(
+        header + "\n"
+        "1,Ann,\"Lee\nJunior\",ann@example.com,,Lead,,,,,2025-01-02 10:00,,,\n"   # record 2, quoted newline
+        "2,Bob,B,bob@example.com,,Lead,,,,,2025-01-02 10:00,,,,EXTRA\n"         # record 3, ragged
+        "3,Cy,C,cy@example.com,,Lead,,,,,31/31/2025,,,\n"                      # record 4, bad date
+        "x4,Di,D,di@example.com,,Lead,,,,,2025-01-02 10:00,,,\n"               # record 5, bad id
+        "5,Ed,E,ed@example.com,,Lead,,,,,2025-01-02 10:00,,,\n",               # record 6
+        encoding="utf-8")
+    report = ingest(con, landing, specs)
+    f = report.files[0]
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_rejected) == ("loaded", 5, 2, 3)
+    assert con.execute("SELECT contact_id, _source_row FROM raw.crm_contacts ORDER BY 1").fetchall() == [(1, 2), (5, 6)]
+    rejects = con.execute("SELECT source_row, column_name, reason, raw_record FROM ops.load_rejects "
+                          "ORDER BY source_row").fetchall()
+    assert [r[0] for r in rejects] == [3, 4, 5]
+    assert "TOO MANY COLUMNS" in rejects[0][2] and "EXTRA" in rejects[0][3]
+    assert rejects[1][1] == "Create Date" and "'31/31/2025' as TIMESTAMP" in rejects[1][2]
+    assert rejects[2][1] == "Record ID" and "'x4' as BIGINT" in rejects[2][2]
+    assert json.loads(rejects[2][3])["First Name"] == "Di"
+
+
+def test_jsonl_bad_lines_are_rejected_by_line_number(con, landing, specs):
+    path = landing / "support" / "zendesk_tickets_2025-01.jsonl"
+    path.parent.mkdir(parents=True)
+    good = {"id": 1, "created_at": "2025-01-01T00:00:00Z", "status": "open", "via": {"channel": "email"},
+            "requester": {"email": " A@Example.com"}, "metric_set": {"reply_time_in_minutes": {"calendar": 42}}}
+    path.write_text("\n".join([
+        json.dumps(good),
+        '{"id": 2, "created_at": "2025-01-0',                         # truncated
+        json.dumps({**good, "id": "three"}),                           # id not a number
+        "[1, 2]",                                                      # not an object
+        json.dumps({**good, "id": 5, "created_at": "2025-01-01T03:00:00-05:00"}),
+    ]) + "\n", encoding="utf-8")
+    f = ingest(con, landing, specs).files[0]
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (5, 2, 3)
+    assert con.execute("SELECT ticket_id, requester_email, first_reply_minutes, strftime(created_at, '%H:%M'), "
+                       "_source_row FROM raw.support_tickets ORDER BY 1").fetchall() == [
+        (1, " A@Example.com", 42, "00:00", 1), (5, " A@Example.com", 42, "08:00", 5)]
+    assert con.execute("SELECT source_row, reason FROM ops.load_rejects ORDER BY 1").fetchall() == [
+        (2, "line is not valid JSON"), (3, "column $.id: cannot read 'three' as BIGINT"),
+        (4, "line is not a JSON object")]
+
+
+def test_second_run_loads_nothing_and_changed_file_is_a_new_version(con, landing, specs):
+    path = write_contacts(landing / "crm" / "hubspot_contacts_1.csv", [contact("1"), contact("2")])
+    ingest(con, landing, specs)
+    before = manifest(con)
+    report = ingest(con, landing, specs)
+    assert [f.status for f in report.files] == ["skipped"]
+    assert manifest(con) == before
+    assert con.execute("SELECT count(*) FROM raw.crm_contacts").fetchone()[0] == 2
+
+    write_contacts(path, [contact("1"), contact("2"), contact("3")])
+    report = ingest(con, landing, specs)
+    assert [f.status for f in report.files] == ["loaded"]
+    assert manifest(con) == [
+        ("crm/hubspot_contacts_1.csv", "loaded", 2, 2, 0, None, 2),
+        ("crm/hubspot_contacts_1.csv", "loaded", 3, 3, 0, None, None),
+    ]
+    # Raw keeps both versions (nothing is deleted); staging reads only the newest.
+    assert con.execute("SELECT _load_id, count(*) FROM raw.crm_contacts GROUP BY 1 ORDER BY 1").fetchall() == [
+        (1, 2), (2, 3)]
+
+
+def test_missing_required_column_fails_the_file_names_the_column_and_keeps_other_files(con, landing, specs):
+    header = [h for h in CONTACT_HEADER if h != "Create Date"]
+    write_contacts(landing / "crm" / "hubspot_contacts_a.csv", [contact("1"), contact("2")], header=header)
+    write_contacts(landing / "crm" / "hubspot_contacts_b.csv", [contact("3")])
+    (landing / "crm" / "mystery_export.xlsx").write_bytes(b"PK\x03\x04not really")
+    report = ingest(con, landing, specs)
+    by_file = {f.source_file: f for f in report.files}
+    bad = by_file["crm/hubspot_contacts_a.csv"]
+    assert bad.status == "failed"
+    assert "hubspot_contacts_a.csv" in bad.error and "'Create Date' (created_at)" in bad.error
+    # Nothing is lost: both records are recorded as rejected with the file-level reason.
+    assert (bad.rows_read, bad.rows_loaded, bad.rows_rejected) == (2, 0, 2)
+    assert by_file["crm/hubspot_contacts_b.csv"].status == "loaded"
+    unknown = by_file["crm/mystery_export.xlsx"]
+    assert unknown.status == "failed" and "no source spec matches" in unknown.error
+    assert con.execute("SELECT count(*) FROM raw.crm_contacts").fetchone()[0] == 1
+
+
+def test_empty_and_header_only_files(con, landing, specs):
+    (landing / "crm").mkdir()
+    (landing / "crm" / "hubspot_contacts_empty.csv").write_bytes(b"")
+    write_contacts(landing / "crm" / "hubspot_contacts_header.csv", [])
+    by_file = {f.source_file: f for f in ingest(con, landing, specs).files}
+    assert by_file["crm/hubspot_contacts_empty.csv"].status == "failed"
+    assert "empty" in by_file["crm/hubspot_contacts_empty.csv"].error
+    assert (by_file["crm/hubspot_contacts_header.csv"].status, by_file["crm/hubspot_contacts_header.csv"].rows_read) \
+        == ("loaded", 0)
+
+
+@pytest.mark.parametrize("name", [
+    "hubspot_contacts_x'); DROP TABLE raw.crm_contacts;--.csv",
+    'hubspot_contacts_"quoted";.csv',
+])
+def test_hostile_file_names_and_headers_are_just_names(con, landing, specs, name):
+    write_contacts(landing / "crm" / "hubspot_contacts_0.csv", [contact("1")])
+    header = CONTACT_HEADER + ["x\"); DROP TABLE raw.crm_contacts; --"]
+    write_contacts(landing / "crm" / name, [contact("2") | {header[-1]: "'; DELETE FROM ops.load_manifest; --"}],
+                   header=header)
+    report = ingest(con, landing, specs)
+    assert {f.status for f in report.files} == {"loaded"}
+    assert con.execute("SELECT count(*) FROM raw.crm_contacts").fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM ops.load_manifest").fetchone()[0] == 2
+    assert con.execute("SELECT _source_file FROM raw.crm_contacts WHERE contact_id = 2").fetchone()[0] == f"crm/{name}"
+
+
+def test_symlink_outside_landing_is_refused(con, landing, specs, tmp_path):
+    outside = write_contacts(tmp_path / "elsewhere.csv", [contact("1")])
+    (landing / "crm").mkdir()
+    (landing / "crm" / "hubspot_contacts_link.csv").symlink_to(outside)
+    f = ingest(con, landing, specs).files[0]
+    assert f.status == "failed" and "outside the landing folder" in f.error
+    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'crm_contacts'"
+                       ).fetchone()[0] == 0
+
+
+def test_qualtrics_three_header_rows(con, landing, specs):
+    path = landing / "survey" / "qualtrics_cx_2025-01.csv"
+    path.parent.mkdir(parents=True)
+    ids = ["StartDate", "EndDate", "RecordedDate", "ResponseId", "RecipientEmail", "ExternalReference", "Q1", "Q2",
+           "Q3", "Q4", "Finished"]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(ids)
+        w.writerow(["Start Date", "End Date", "Recorded Date", "Response ID", "Recipient Email", "External Data",
+                    "How likely are you to recommend Acme?", "How satisfied?", "Easy?", "Why, \"really\"?\n",
+                    "Finished"])
+        w.writerow([json.dumps({"ImportId": i}) for i in ids])
+        w.writerow(["2025-01-05 10:00:00", "2025-01-05 10:05:00", "2025-01-05 10:05:00", "R_1", "a@b.co", "", "9",
+                    "5", "6", "fine, thanks", "1"])
+        w.writerow(["2025-01-31 23:00:00", "2025-01-31 23:05:00", "2025-01-31 23:05:00", "R_2", "", "77", "ten", "",
+                    "", "", "1"])
+    f = ingest(con, landing, specs).files[0]
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (2, 1, 1)
+    # Denver wall-clock time to UTC; record numbers count the three header rows.
+    assert con.execute("SELECT response_id, nps_score, csat_score, ces_score, strftime(recorded_at, '%Y-%m-%d %H:%M'), "
+                       "_source_row FROM raw.survey_responses").fetchall() == [
+        ("R_1", 9, 5, 6, "2025-01-05 17:05", 4)]
+    assert con.execute("SELECT source_row, column_name FROM ops.load_rejects").fetchall() == [(5, "Q1")]

@@ -1,0 +1,68 @@
+"""A load killed with SIGKILL halfway leaves no partial rows, and the next run completes it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import duckdb
+import pytest
+
+from tests.test_ingest import CONTACT_HEADER, contact, write_contacts
+
+BIG_ROWS = 1_500_000
+
+
+def _write_big_contacts(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    select = ", ".join([
+        "i AS \"Record ID\"", "'First' AS \"First Name\"", "'Last' AS \"Last Name\"",
+        "'user' || i || '@example.com' AS \"Email\"", "'' AS \"Phone Number\"", "'Lead' AS \"Lifecycle Stage\"",
+        *[f"'' AS \"{h}\"" for h in CONTACT_HEADER[6:10]],
+        "strftime(TIMESTAMP '2025-01-01' + to_seconds(i), '%Y-%m-%d %H:%M') AS \"Create Date\"",
+        *[f"'' AS \"{h}\"" for h in CONTACT_HEADER[11:]],
+    ])
+    with duckdb.connect() as c:
+        c.execute(f"COPY (SELECT {select} FROM range(100, 100 + {BIG_ROWS}) t(i)) TO '{path}' (HEADER)")
+
+
+def _start_ingest(env):
+    return subprocess.Popen([sys.executable, "-m", "ingest.cli", "ingest"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.05, 0.5])
+def test_sigkill_mid_load_leaves_no_partial_rows_and_rerun_completes(data_dir, landing, delay):
+    write_contacts(landing / "crm" / "hubspot_contacts_a_small.csv", [contact("1"), contact("2")])
+    _write_big_contacts(landing / "crm" / "hubspot_contacts_b_big.csv")
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+
+    proc = _start_ingest(env)
+    deadline = time.monotonic() + 60
+    for line in proc.stdout:  # wait until the big file's transaction has started
+        if "loading crm/hubspot_contacts_b_big.csv" in line:
+            break
+        assert time.monotonic() < deadline, "ingest never reached the big file"
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the ingest finished before it could be killed; raise BIG_ROWS"
+
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as c:
+        assert c.execute("SELECT source_file, status FROM ops.load_manifest").fetchall() == [
+            ("crm/hubspot_contacts_a_small.csv", "loaded")]
+        assert c.execute("SELECT count(*), count(DISTINCT _load_id) FROM raw.crm_contacts").fetchone() == (2, 1)
+
+    done = subprocess.run([sys.executable, "-m", "ingest.cli", "ingest"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as c:
+        assert c.execute("SELECT source_file, status, rows_read, rows_loaded, rows_rejected FROM ops.load_manifest "
+                         "ORDER BY load_id").fetchall() == [
+            ("crm/hubspot_contacts_a_small.csv", "loaded", 2, 2, 0),
+            ("crm/hubspot_contacts_b_big.csv", "loaded", BIG_ROWS, BIG_ROWS, 0)]
+        assert c.execute("SELECT count(*) FROM raw.crm_contacts").fetchone()[0] == BIG_ROWS + 2
