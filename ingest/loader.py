@@ -226,6 +226,9 @@ def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[Source
     A file whose exact content failed before is skipped unless `retry_failed` (e.g. after a spec fix)."""
     ensure_ops(con)
     wanted = set(entities) if entities is not None else None
+    for spec in specs:  # empty tables too, so staging models build before the first export arrives
+        if wanted is None or spec.entity in wanted:
+            ensure_raw_table(con, spec)
     report = IngestReport()
     for rel, path, refusal in discover(Path(landing_dir)):
         try:

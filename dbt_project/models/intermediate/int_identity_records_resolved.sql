@@ -1,0 +1,71 @@
+-- Every identity-carrying source record with its customer and the rule that matched it.
+with records as (
+
+    select * from {{ ref('int_identity_records_unioned') }}
+
+),
+
+record_identifiers as (
+
+    {% for kind, column in [('crm_id', 'crm_contact_id'), ('email', 'email'), ('phone', 'phone'),
+                            ('helpdesk_user', 'helpdesk_user_id')] %}
+    select
+        record_id, '{{ kind }}' as identifier_kind, {{ loop.index }} as kind_priority,
+        '{{ kind }}:' || {{ column }} as identifier
+    from records
+    where {{ column }} is not null
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+clustered as (
+
+    select
+        ri.*,
+        c.cluster_label,
+        -- How many records carry this identifier: shared ones are what links records together.
+        count(*) over (partition by ri.identifier) as records_with_identifier
+    from record_identifiers as ri
+    inner join {{ ref('int_identifiers_clustered') }} as c
+        on ri.identifier = c.identifier
+
+),
+
+per_record as (
+
+    select
+        record_id,
+        min(cluster_label) as cluster_label,
+        -- The strongest identifier this record shares with another record (crm id > email > phone).
+        min(case when records_with_identifier > 1 then kind_priority end) as matched_priority
+    from clustered
+    group by record_id
+
+)
+
+select
+    records.record_id,
+    case
+        when per_record.cluster_label is not null then {{ surrogate_key(['per_record.cluster_label']) }}
+    end as customer_id,
+    records.source_system,
+    records.source_entity,
+    records.record_key,
+    records.email,
+    records.phone,
+    records.crm_contact_id,
+    records.helpdesk_user_id,
+    records.record_at,
+    case
+        when per_record.cluster_label is null then 'unresolved'
+        when per_record.matched_priority = 1 then 'crm_id'
+        when per_record.matched_priority = 2 then 'email'
+        when per_record.matched_priority = 3 then 'phone'
+        when per_record.matched_priority = 4 then 'helpdesk_user'
+        else 'single_record'
+    end as match_rule,
+    per_record.cluster_label
+from records
+left join per_record
+    on records.record_id = per_record.record_id

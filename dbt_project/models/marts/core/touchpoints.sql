@@ -1,0 +1,160 @@
+-- Every interaction from every source system as one row: the omnichannel journey of each customer.
+-- Anonymous interactions (a web session nobody logged into) keep a NULL customer_id.
+with identity as (
+
+    select source_entity, record_key, customer_id
+    from {{ ref('int_identity_records_resolved') }}
+
+),
+
+contacts as (
+
+    select
+        'crm_contacts' as source_entity,
+        cast(contact_id as {{ dbt.type_string() }}) as record_key,
+        'contact_created' as touchpoint_type,
+        'sales' as channel,
+        acquisition_channel as channel_detail,
+        'crm' as source_system,
+        acquisition_campaign as campaign,
+        created_at as occurred_at
+    from {{ ref('stg_crm__contacts') }}
+
+),
+
+deals_created as (
+
+    select
+        'crm_deals' as source_entity,
+        cast(deal_id as {{ dbt.type_string() }}) as record_key,
+        'deal_created' as touchpoint_type,
+        'sales' as channel,
+        pipeline as channel_detail,
+        'crm' as source_system,
+        cast(null as {{ dbt.type_string() }}) as campaign,
+        created_at as occurred_at
+    from {{ ref('stg_crm__deals') }}
+
+),
+
+purchases as (
+
+    select
+        'crm_deals' as source_entity,
+        cast(deal_id as {{ dbt.type_string() }}) as record_key,
+        'purchase' as touchpoint_type,
+        'sales' as channel,
+        pipeline as channel_detail,
+        'crm' as source_system,
+        cast(null as {{ dbt.type_string() }}) as campaign,
+        coalesce(closed_at, created_at) as occurred_at
+    from {{ ref('stg_crm__deals') }}
+    where is_won
+
+),
+
+tickets_created as (
+
+    select
+        'support_tickets' as source_entity,
+        cast(ticket_id as {{ dbt.type_string() }}) as record_key,
+        'ticket_created' as touchpoint_type,
+        'support' as channel,
+        channel as channel_detail,
+        'support' as source_system,
+        cast(null as {{ dbt.type_string() }}) as campaign,
+        created_at as occurred_at
+    from {{ ref('stg_support__tickets') }}
+
+),
+
+tickets_solved as (
+
+    select
+        'support_tickets' as source_entity,
+        cast(ticket_id as {{ dbt.type_string() }}) as record_key,
+        'ticket_solved' as touchpoint_type,
+        'support' as channel,
+        channel as channel_detail,
+        'support' as source_system,
+        cast(null as {{ dbt.type_string() }}) as campaign,
+        solved_at as occurred_at
+    from {{ ref('stg_support__tickets') }}
+    where is_solved and solved_at is not null
+
+),
+
+survey_responses as (
+
+    select
+        'survey_responses' as source_entity,
+        response_id as record_key,
+        'survey_response' as touchpoint_type,
+        'survey' as channel,
+        distribution_channel as channel_detail,
+        'survey' as source_system,
+        survey_trigger as campaign,
+        recorded_at as occurred_at
+    from {{ ref('stg_survey__responses') }}
+
+),
+
+email_activities as (
+
+    select
+        'marketing_email_activity' as source_entity,
+        email as record_key,
+        'email_' || action as touchpoint_type,
+        'email' as channel,
+        action as channel_detail,
+        'marketing' as source_system,
+        campaign_name as campaign,
+        occurred_at,
+        email_activity_id as event_key
+    from {{ ref('stg_marketing__email_activities') }}
+
+),
+
+web_sessions as (
+
+    select
+        'marketing_web_sessions' as source_entity,
+        session_id as record_key,
+        case when is_paid then 'ad_click' else 'web_session' end as touchpoint_type,
+        case when is_paid then 'paid_ads' else 'web' end as channel,
+        coalesce(utm_source, '(direct)') || ' / ' || coalesce(utm_medium, '(none)') as channel_detail,
+        'marketing' as source_system,
+        utm_campaign as campaign,
+        started_at as occurred_at
+    from {{ ref('stg_marketing__web_sessions') }}
+
+),
+
+events as (
+
+    {% for cte in ['contacts', 'deals_created', 'purchases', 'tickets_created', 'tickets_solved',
+                   'survey_responses', 'web_sessions'] %}
+    select *, record_key as event_key from {{ cte }}
+    union all
+    {% endfor %}
+    select * from email_activities
+
+)
+
+select
+    {{ surrogate_key(['events.source_entity', 'events.event_key', 'events.touchpoint_type']) }} as touchpoint_id,
+    identity.customer_id,
+    events.occurred_at,
+    cast(events.occurred_at as date) as occurred_date,
+    events.channel,
+    events.channel_detail,
+    events.source_system,
+    events.touchpoint_type,
+    events.campaign,
+    events.source_entity,
+    events.record_key
+from events
+left join identity
+    on
+        events.source_entity = identity.source_entity
+        and events.record_key = identity.record_key

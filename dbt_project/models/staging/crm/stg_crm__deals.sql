@@ -1,0 +1,61 @@
+with source as (
+
+    select raw_deals.*
+    from {{ source('crm', 'crm_deals') }} as raw_deals
+    inner join {{ ref('stg_ops__loads') }} as loads
+        on raw_deals._load_id = loads.load_id
+    where loads.is_visible
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        deal_id,
+        contact_id,
+
+        -- strings
+        nullif(trim(deal_name), '') as deal_name,
+        nullif(trim(pipeline), '') as pipeline,
+        {{ snake_label('deal_stage') }} as deal_stage,
+
+        -- numerics
+        cast(amount as {{ dbt.type_numeric() }}) as amount,
+
+        -- timestamps (UTC)
+        created_at,
+        closed_at,
+        updated_at,
+
+        -- lineage
+        _load_id,
+        _source_file,
+        _source_row
+
+    from source
+
+),
+
+deduplicated as (
+
+    {{ latest_version('renamed', ['deal_id'],
+        ['updated_at desc nulls last', '_load_id desc', '_source_row desc']) }}
+
+)
+
+select
+    deal_id,
+    contact_id,
+    deal_name,
+    pipeline,
+    deal_stage,
+    amount,
+    deal_stage = 'closed_won' as is_won,
+    created_at,
+    closed_at,
+    updated_at,
+    _load_id,
+    _source_file,
+    _source_row
+from deduplicated

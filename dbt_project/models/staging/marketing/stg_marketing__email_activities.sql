@@ -1,0 +1,54 @@
+-- Monthly activity exports overlap by a few days: the same action appears in two files.
+with source as (
+
+    select raw_activity.*
+    from {{ source('marketing', 'marketing_email_activity') }} as raw_activity
+    inner join {{ ref('stg_ops__loads') }} as loads
+        on raw_activity._load_id = loads.load_id
+    where loads.is_visible
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        trim(campaign_id) as campaign_id,
+
+        -- strings
+        {{ normalize_email('email') }} as email,
+        nullif(trim(campaign_name), '') as campaign_name,
+        lower(trim(action)) as action,
+        nullif(trim(url), '') as url,
+
+        -- timestamps (UTC)
+        occurred_at,
+
+        -- lineage
+        _load_id,
+        _source_file,
+        _source_row
+
+    from source
+
+),
+
+deduplicated as (
+
+    {{ latest_version('renamed', ['email', 'campaign_id', 'action', 'occurred_at'],
+        ['_load_id desc', '_source_row desc']) }}
+
+)
+
+select
+    {{ surrogate_key(['email', 'campaign_id', 'action', 'occurred_at']) }} as email_activity_id,
+    email,
+    campaign_id,
+    campaign_name,
+    action,
+    url,
+    occurred_at,
+    _load_id,
+    _source_file,
+    _source_row
+from deduplicated

