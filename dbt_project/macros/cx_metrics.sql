@@ -21,5 +21,5 @@
 
 {#- A share in percent (0-100); NULL when the denominator is zero. -#}
 {% macro percent(numerator, denominator) -%}
-    case when {{ denominator }} > 0 then 100.0 * {{ numerator }} / {{ denominator }} end
+    case when ({{ denominator }}) > 0 then 100.0 * ({{ numerator }}) / ({{ denominator }}) end
 {%- endmacro %}
