@@ -1,14 +1,13 @@
-"""`cxw`: the warehouse from the command line (generate sample exports, ingest, inspect, run).
+"""The Dagster-free part of the `cxw` command line: generate sample exports, ingest, inspect.
 
-Each sub-command calls the same functions the Dagster assets call, so a headless run and a run in the
-UI do the same thing.
+`python -m ingest.cli` runs these alone; the installed `cxw` (orchestration/cli.py) adds validation,
+release and pipeline runs. Each command calls the same functions the Dagster assets call.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -104,11 +103,8 @@ def cmd_status(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cxw", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def add_commands(sub) -> None:
+    """The commands that need no Dagster: generate, ingest, status."""
     g = sub.add_parser("generate", help="write realistic sample exports (and their ground truth)")
     g.add_argument("--customers", type=int, default=5000)
     g.add_argument("--seed", type=int, default=42)
@@ -117,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--extra-day", action="store_true", help="also write one more day of exports")
     g.set_defaults(func=cmd_generate)
 
-    i = sub.add_parser("ingest", help="load new landing files into raw tables")
+    i = sub.add_parser("ingest", help="load new landing files into raw tables (no validation)")
     i.add_argument("--landing", default=None)
     i.add_argument("--warehouse", default=None)
     i.add_argument("--entity", action="append", help="only this source entity (repeatable)")
@@ -132,30 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rejects", action="store_true", help="also list rejected rows with their reasons")
     s.set_defaults(func=cmd_status)
 
-    for extra in _EXTRA_COMMANDS:
-        extra(sub)
+
+def build_parser(extra=()) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cxw", description="CX warehouse: sample exports, ingest, validation, "
+                                                            "pipeline runs.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_commands(sub)
+    for add in extra:
+        add(sub)
     return parser
 
 
-# Later modules (validation, pipeline runs) register their sub-commands here.
-_EXTRA_COMMANDS: list = []
-
-
-def main(argv: list[str] | None = None) -> int:
-    _load_extra_commands()
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, extra=()) -> int:
+    args = build_parser(extra).parse_args(argv)
     _configure_logging(args.verbose)
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     return args.func(args) or 0
-
-
-def _load_extra_commands() -> None:
-    if _EXTRA_COMMANDS:
-        return
-    try:
-        from . import cli_pipeline  # noqa: F401  (registers validate/release/run/demo)
-    except ImportError:
-        pass
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Load validation with Great Expectations: suites as YAML (suites/), the runner, and the DuckDB shim."""

@@ -1,0 +1,1 @@
+"""Assets, one module per layer: landing, raw (ingest + validation), dbt, published and report."""
