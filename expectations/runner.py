@@ -28,7 +28,7 @@ from ingest.settings import get_settings
 from ingest.sql import ident, qualified
 from ingest.warehouse import OPS_SCHEMA, RAW_SCHEMA
 
-from .suite import Expectation, Suite, load_suite
+from .suite import SUITES_DIR, Expectation, Suite, load_suite
 
 log = logging.getLogger("cxw.validate")
 
@@ -118,7 +118,7 @@ def _sql_string(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def build_expectations(gx, suite: Suite, load_ids: list[int]) -> list[tuple[Expectation, object]]:
+def build_expectations(gx, suite: Suite, load_ids: list[int], table_columns: set[str]) -> list[tuple[Expectation, object]]:
     """Our suite as GX expectations over a batch holding the rows of `load_ids`."""
     E = gx.expectations
     out = []
@@ -134,8 +134,10 @@ def build_expectations(gx, suite: Suite, load_ids: list[int]) -> list[tuple[Expe
         if exp.kind == "columns_present":
             out.append((exp, E.ExpectTableColumnsToMatchSet(column_set=list(o["columns"]), exact_match=False, **common)))
             # GX cannot read column types through duckdb-engine; DuckDB's typeof() can.
-            mismatch = " OR ".join(f"typeof({ident(c)}) <> {_sql_string(t)}" for c, t in o["columns"].items())
-            typed = ", ".join(f"typeof({ident(c)}) AS {ident(c)}" for c in o["columns"])
+            # (Only for the columns that exist; a missing one is the expectation above.)
+            present = {c: t for c, t in o["columns"].items() if c in table_columns} or {"_load_id": "BIGINT"}
+            mismatch = " OR ".join(f"typeof({ident(c)}) <> {_sql_string(t)}" for c, t in present.items())
+            typed = ", ".join(f"typeof({ident(c)}) AS {ident(c)}" for c in present)
             out.append((exp, E.UnexpectedRowsExpectation(
                 unexpected_rows_query=f"SELECT {typed} FROM {{batch}} WHERE {mismatch} LIMIT 1",
                 **{**common, "description": "column types"})))
@@ -157,6 +159,7 @@ def build_expectations(gx, suite: Suite, load_ids: list[int]) -> list[tuple[Expe
                 f"SELECT c.load_id, c.rows, h.typical_rows FROM counts c, LATERAL ("
                 f"SELECT median(rows_loaded) AS typical_rows FROM (SELECT rows_loaded FROM {OPS_SCHEMA}.load_manifest m "
                 f"WHERE m.entity = {_sql_string(entity)} AND m.status = 'loaded' AND m.load_id < c.load_id "
+                f"AND m.validation_status IN ('passed', 'warned', 'released') "
                 f"AND m.load_id NOT IN ({ids}) ORDER BY m.load_id DESC LIMIT {recent})) h "
                 f"WHERE h.typical_rows > 0 AND abs(c.rows - h.typical_rows) > {tolerance} * h.typical_rows"),
                 **common)))
@@ -231,6 +234,7 @@ class _GxSession:
         gx_duckdb.install()
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
         self.gx = gx
+        self.con = con
         gx_dir.mkdir(parents=True, exist_ok=True)
         self.context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
             store_backend_defaults=FilesystemStoreBackendDefaults(root_directory=str(gx_dir)),
@@ -251,9 +255,12 @@ class _GxSession:
         from great_expectations.core.run_identifier import RunIdentifier
 
         gx = self.gx
-        pairs = build_expectations(gx, suite, load_ids)
-        query = f"SELECT * FROM {qualified(RAW_SCHEMA, suite.entity)} WHERE _load_id IN ({_in_list(load_ids)})"
-        asset = self.datasource.add_query_asset(name, query=query)
+        table_columns = {r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            [RAW_SCHEMA, suite.entity]).fetchall()}
+        pairs = build_expectations(gx, suite, load_ids, table_columns)
+        batch_sql = f"SELECT * FROM {qualified(RAW_SCHEMA, suite.entity)} WHERE _load_id IN ({_in_list(load_ids)})"
+        asset = self.datasource.add_query_asset(name, query=batch_sql)
         batch = asset.add_batch_definition_whole_table("rows")
         gx_suite = self.context.suites.add_or_update(
             gx.ExpectationSuite(name=suite.entity, expectations=[e for _, e in pairs]))
@@ -271,8 +278,22 @@ class _GxSession:
         by_description = {}
         for exp, gx_exp in pairs:
             by_description.setdefault(gx_exp.description, exp)
-        outcomes = [_outcome(by_description.get(r.expectation_config.description, pairs[0][0]), r)
-                    for r in suite_result.results]
+        outcomes = []
+        for r in suite_result.results:
+            outcome = _outcome(by_description.get(r.expectation_config.description, pairs[0][0]), r)
+            query = r.expectation_config.kwargs.get("unexpected_rows_query")
+            if query and not outcome.success and not outcome.error:
+                # GX returns sample rows of SQL checks only in its COMPLETE format; five rows will do.
+                cursor = self.con.cursor()
+                try:
+                    sample = cursor.execute(f"SELECT * FROM ({query.replace('{batch}', f'({batch_sql})')}) LIMIT 5")
+                    names = [d[0] for d in cursor.description]
+                    outcome.sample = [_plain(dict(zip(names, row))) for row in sample.fetchall()]
+                except duckdb.Error as exc:
+                    outcome.error = str(exc).splitlines()[0]
+                finally:
+                    cursor.close()
+            outcomes.append(outcome)
         return outcomes, docs
 
     def close(self) -> None:
@@ -287,7 +308,7 @@ def pending_loads(con, entity: str) -> list[tuple[int, str]]:
 
 
 def validate_pending(con: duckdb.DuckDBPyConnection, entity: str, warehouse: Path | None = None,
-                     load_ids: list[int] | None = None) -> ValidationReport:
+                     load_ids: list[int] | None = None, suites_dir: Path = SUITES_DIR) -> ValidationReport:
     """Validate the pending loads of one entity (or the given loads), record results, quarantine."""
     t0 = time.perf_counter()
     settings = get_settings()
@@ -302,7 +323,7 @@ def validate_pending(con: duckdb.DuckDBPyConnection, entity: str, warehouse: Pat
                             [entity]).fetchall()
     if not loads:
         return report
-    suite = load_suite(entity)
+    suite = load_suite(entity, suites_dir)
     files = dict(loads)
     ids = [i for i, _ in loads]
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")

@@ -56,3 +56,55 @@ def reference_file(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"reference data not available at {path}")
     return path
+
+
+class _Env:
+    """Set environment variables for a whole test session and put them back afterwards."""
+
+    def __init__(self, values: dict[str, str]):
+        self.values = values
+        self.saved = {k: os.environ.get(k) for k in values}
+
+    def __enter__(self):
+        os.environ.update(self.values)
+        return self
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def make_project_env(root: Path) -> dict[str, str]:
+    """A private data folder and Dagster instance (with the project's dagster.yaml) under root."""
+    import shutil
+
+    home = root / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    data = root / "data"
+    return {"CXW_DATA_DIR": str(data), "CXW_LANDING_DIR": str(data / "landing"),
+            "CXW_WAREHOUSE": str(data / "warehouse.duckdb"), "CXW_PUBLISH_DIR": str(data / "published"),
+            "DAGSTER_HOME": str(home)}
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """The default sample data (5,000 customers, seed 42) run through the whole Dagster pipeline once."""
+    from types import SimpleNamespace
+
+    import dagster as dg
+
+    from ingest.generate import generate
+    from orchestration.pipeline import run_job
+
+    root = tmp_path_factory.mktemp("demo")
+    env = make_project_env(root)
+    with _Env(env):
+        landing = Path(env["CXW_LANDING_DIR"])
+        generate(landing, customers=5000, seed=42)
+        outcome = run_job("full_pipeline", instance=dg.DagsterInstance.get())
+        yield SimpleNamespace(root=root, landing=landing, truth=landing.parent / "ground_truth",
+                              warehouse=Path(env["CXW_WAREHOUSE"]), outcome=outcome, env=env)

@@ -8,9 +8,10 @@
 {%- endmacro %}
 
 {#- Digits only, with the default country code added to 10-digit national numbers and a leading
-    international 00 dropped; fewer than 10 digits is not a usable phone number. -#}
+    international 00 dropped; fewer than 10 digits is not a usable phone number. The "(0)" that
+    European numbers show between country and area code (+49 (0)30 ...) is not dialled, so it goes. -#}
 {% macro normalize_phone(column) -%}
-    {%- set digits = cx_warehouse.digits_only(column) -%}
+    {%- set digits = cx_warehouse.digits_only("replace(" ~ column ~ ", '(0)', '')") -%}
     case
         when length({{ digits }}) = 10 then '{{ var("default_phone_country_code") }}' || {{ digits }}
         when length({{ digits }}) > 10 and {{ digits }} like '00%' then substr({{ digits }}, 3)
