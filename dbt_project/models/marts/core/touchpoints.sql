@@ -1,11 +1,38 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='touchpoint_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        post_hook="{{ delete_rows_of_invisible_loads() }}"
+    )
+}}
+-- depends_on: {{ ref('stg_ops__loads') }}
 -- Every interaction from every source system as one row: the omnichannel journey of each customer.
 -- Anonymous interactions (a web session nobody logged into) keep a NULL customer_id.
+-- Incremental: a run recomputes only the records that changed (macros/incremental.sql).
+{%- set sources = {
+    'crm_contacts': {'model': ref('stg_crm__contacts'), 'key': 'cast(contact_id as ' ~ dbt.type_string() ~ ')'},
+    'crm_deals': {'model': ref('stg_crm__deals'), 'key': 'cast(deal_id as ' ~ dbt.type_string() ~ ')'},
+    'support_tickets': {'model': ref('stg_support__tickets'), 'key': 'cast(ticket_id as ' ~ dbt.type_string() ~ ')'},
+    'survey_responses': {'model': ref('stg_survey__responses'), 'key': 'response_id'},
+    'marketing_email_activity': {'model': ref('stg_marketing__email_activities'), 'key': 'email'},
+    'marketing_web_sessions': {'model': ref('stg_marketing__web_sessions'), 'key': 'session_id'},
+} %}
+
 with identity as (
 
     select source_entity, record_key, customer_id
     from {{ ref('int_identity_records_resolved') }}
 
 ),
+{% if is_incremental() %}
+affected as {{ materialized_cte() }} (
+
+    {{ affected_records(sources, ref('int_identity_records_resolved')) }}
+
+),
+{% endif %}
 
 contacts as (
 
@@ -17,8 +44,12 @@ contacts as (
         acquisition_channel as channel_detail,
         'crm' as source_system,
         acquisition_campaign as campaign,
-        created_at as occurred_at
+        created_at as occurred_at,
+        _load_id
     from {{ ref('stg_crm__contacts') }}
+    {% if is_incremental() %}
+    where cast(contact_id as {{ dbt.type_string() }}) in (select record_key from affected where source_entity = 'crm_contacts')
+    {% endif %}
 
 ),
 
@@ -32,8 +63,12 @@ deals_created as (
         pipeline as channel_detail,
         'crm' as source_system,
         cast(null as {{ dbt.type_string() }}) as campaign,
-        created_at as occurred_at
+        created_at as occurred_at,
+        _load_id
     from {{ ref('stg_crm__deals') }}
+    {% if is_incremental() %}
+    where cast(deal_id as {{ dbt.type_string() }}) in (select record_key from affected where source_entity = 'crm_deals')
+    {% endif %}
 
 ),
 
@@ -47,9 +82,13 @@ purchases as (
         pipeline as channel_detail,
         'crm' as source_system,
         cast(null as {{ dbt.type_string() }}) as campaign,
-        coalesce(closed_at, created_at) as occurred_at
+        coalesce(closed_at, created_at) as occurred_at,
+        _load_id
     from {{ ref('stg_crm__deals') }}
     where is_won
+    {% if is_incremental() %}
+    and cast(deal_id as {{ dbt.type_string() }}) in (select record_key from affected where source_entity = 'crm_deals')
+    {% endif %}
 
 ),
 
@@ -63,8 +102,12 @@ tickets_created as (
         channel as channel_detail,
         'support' as source_system,
         cast(null as {{ dbt.type_string() }}) as campaign,
-        created_at as occurred_at
+        created_at as occurred_at,
+        _load_id
     from {{ ref('stg_support__tickets') }}
+    {% if is_incremental() %}
+    where cast(ticket_id as {{ dbt.type_string() }}) in (select record_key from affected where source_entity = 'support_tickets')
+    {% endif %}
 
 ),
 
@@ -78,9 +121,13 @@ tickets_solved as (
         channel as channel_detail,
         'support' as source_system,
         cast(null as {{ dbt.type_string() }}) as campaign,
-        solved_at as occurred_at
+        solved_at as occurred_at,
+        _load_id
     from {{ ref('stg_support__tickets') }}
     where is_solved and solved_at is not null
+    {% if is_incremental() %}
+    and cast(ticket_id as {{ dbt.type_string() }}) in (select record_key from affected where source_entity = 'support_tickets')
+    {% endif %}
 
 ),
 
@@ -94,8 +141,12 @@ survey_responses as (
         distribution_channel as channel_detail,
         'survey' as source_system,
         survey_trigger as campaign,
-        recorded_at as occurred_at
+        recorded_at as occurred_at,
+        _load_id
     from {{ ref('stg_survey__responses') }}
+    {% if is_incremental() %}
+    where response_id in (select record_key from affected where source_entity = 'survey_responses')
+    {% endif %}
 
 ),
 
@@ -110,8 +161,12 @@ email_activities as (
         'marketing' as source_system,
         campaign_name as campaign,
         occurred_at,
+        _load_id,
         email_activity_id as event_key
     from {{ ref('stg_marketing__email_activities') }}
+    {% if is_incremental() %}
+    where email in (select record_key from affected where source_entity = 'marketing_email_activity')
+    {% endif %}
 
 ),
 
@@ -125,8 +180,12 @@ web_sessions as (
         coalesce(utm_source, '(direct)') || ' / ' || coalesce(utm_medium, '(none)') as channel_detail,
         'marketing' as source_system,
         utm_campaign as campaign,
-        started_at as occurred_at
+        started_at as occurred_at,
+        _load_id
     from {{ ref('stg_marketing__web_sessions') }}
+    {% if is_incremental() %}
+    where session_id in (select record_key from affected where source_entity = 'marketing_web_sessions')
+    {% endif %}
 
 ),
 
@@ -152,7 +211,8 @@ select
     events.touchpoint_type,
     events.campaign,
     events.source_entity,
-    events.record_key
+    events.record_key,
+    events._load_id
 from events
 left join identity
     on

@@ -1,7 +1,34 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='ticket_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        post_hook="{{ delete_rows_of_invisible_loads() }}"
+    )
+}}
+-- depends_on: {{ ref('stg_ops__loads') }}
 -- One row per help-desk ticket (latest version) with its customer and service metrics.
-with tickets as (
+-- Incremental: a run recomputes only the tickets that changed (macros/incremental.sql).
+{%- set ticket_key = 'cast(ticket_id as ' ~ dbt.type_string() ~ ')' %}
+
+with
+{% if is_incremental() %}
+affected as (
+
+    {{ affected_records({'support_tickets': {'model': ref('stg_support__tickets'), 'key': ticket_key}},
+        ref('int_identity_records_resolved'), this_entity="'support_tickets'",
+        this_key='cast(existing.ticket_id as ' ~ dbt.type_string() ~ ')') }}
+
+),
+{% endif %}
+
+tickets as (
 
     select * from {{ ref('stg_support__tickets') }}
+    {% if is_incremental() %}
+    where {{ ticket_key }} in (select record_key from affected)
+    {% endif %}
 
 ),
 
@@ -37,7 +64,8 @@ select
     tickets.assignee_stations,
     tickets.assignee_stations > 1 as was_handed_off,
     tickets.satisfaction_rating,
-    tickets.is_satisfied
+    tickets.is_satisfied,
+    tickets._load_id
 from tickets
 left join identity
     on cast(tickets.ticket_id as {{ dbt.type_string() }}) = identity.record_key
