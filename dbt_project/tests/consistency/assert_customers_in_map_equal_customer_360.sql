@@ -1,6 +1,8 @@
 -- The customers in the identity map are exactly the customers in customer_360.
 with mapped as (
-    select distinct customer_id from {{ ref('customer_identity_map') }} where customer_id is not null
+    select distinct customer_id
+    from {{ ref('customer_identity_map') }}
+    where customer_id is not null
 ),
 
 customers as (

@@ -1,23 +1,42 @@
 -- Each staging record produced its touchpoints: counts per source entity agree.
 with expected as (
-    select 'crm_contacts' as source_entity, count(*) as n from {{ ref('stg_crm__contacts') }}
-    union all
-    select 'crm_deals', count(*) + sum(case when is_won then 1 else 0 end) from {{ ref('stg_crm__deals') }}
+    select
+        'crm_contacts' as source_entity,
+        count(*) as n
+    from {{ ref('stg_crm__contacts') }}
     union all
     select
-        'support_tickets',
-        count(*) + sum(case when is_solved and solved_at is not null then 1 else 0 end)
+        'crm_deals' as source_entity,
+        count(*) + sum(case when is_won then 1 else 0 end) as n
+    from {{ ref('stg_crm__deals') }}
+    union all
+    select
+        'support_tickets' as source_entity,
+        count(*) + sum(case when is_solved and solved_at is not null then 1 else 0 end) as n
     from {{ ref('stg_support__tickets') }}
     union all
-    select 'survey_responses', count(*) from {{ ref('stg_survey__responses') }}
+    select
+        'survey_responses' as source_entity,
+        count(*) as n
+    from {{ ref('stg_survey__responses') }}
     union all
-    select 'marketing_email_activity', count(*) from {{ ref('stg_marketing__email_activities') }}
+    select
+        'marketing_email_activity' as source_entity,
+        count(*) as n
+    from {{ ref('stg_marketing__email_activities') }}
     union all
-    select 'marketing_web_sessions', count(*) from {{ ref('stg_marketing__web_sessions') }}
+    select
+        'marketing_web_sessions' as source_entity,
+        count(*) as n
+    from {{ ref('stg_marketing__web_sessions') }}
 ),
 
 actual as (
-    select source_entity, count(*) as n from {{ ref('touchpoints') }} group by source_entity
+    select
+        source_entity,
+        count(*) as n
+    from {{ ref('touchpoints') }}
+    group by source_entity
 )
 
 select
