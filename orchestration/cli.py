@@ -69,8 +69,12 @@ def _print_run_summary(outcome) -> None:
         print("headline KPIs")
         print(format_kpis(headline_kpis(con)))
     print(f"\nwarehouse:      {settings.warehouse}")
-    print(f"rejected rows:  cxw status --rejects   (table ops.load_rejects)")
-    print(f"Dagster UI:     make ui, then http://127.0.0.1:3000")
+    print(f"BI copy:        {settings.publish_dir / 'cx_marts.duckdb'}  (+ parquet/; docs/BI.md)")
+    print(f"CX report:      {settings.publish_dir / 'cx_report.html'}")
+    print(f"dbt docs:       {settings.data_dir / 'dbt_docs' / 'static_index.html'}")
+    print(f"GX Data Docs:   {settings.data_dir / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}")
+    print("rejected rows:  cxw status --rejects   (table ops.load_rejects)")
+    print("Dagster UI:     make ui, then http://127.0.0.1:3000")
 
 
 def cmd_run(args) -> int:

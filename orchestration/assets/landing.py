@@ -12,8 +12,11 @@ from ingest.spec import load_specs
 from ..resources import WRITER_POOL, WarehouseResource
 
 
+LANDING_KEY = dg.AssetKey(["landing", "export_files"])
+
+
 @dg.asset(
-    key=["landing", "export_files"],
+    key=LANDING_KEY,
     group_name="sources",
     pool=WRITER_POOL,
     kinds={"file"},

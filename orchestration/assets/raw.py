@@ -19,9 +19,10 @@ import duckdb
 from ingest.warehouse import is_lock_error
 
 from ..resources import WRITER_POOL, WarehouseResource, retry_on_lock
+from .landing import LANDING_KEY
 
 CHECK_NAME = "gx_validation"
-LANDING_KEY = dg.AssetKey(["landing", "export_files"])
+
 # A deal's contact is checked against the CRM contacts loaded so far: load contacts first.
 EXTRA_DEPS = {"crm_deals": [dg.AssetKey(["raw", "crm_contacts"])]}
 

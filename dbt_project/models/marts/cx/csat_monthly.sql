@@ -3,25 +3,7 @@
 -- (a "bad" rating counts as a rating, not satisfied). Offered-but-unanswered ratings do not count.
 with ratings as (
 
-    select
-        customer_id,
-        response_month as rating_month,
-        feedback_channel,
-        'survey' as rating_source,
-        is_csat_satisfied as is_satisfied
-    from {{ ref('survey_responses') }}
-    where csat_score is not null
-
-    union all
-
-    select
-        customer_id,
-        {{ month_start('coalesce(solved_at, created_at)') }} as rating_month,
-        coalesce(channel, 'unknown') as feedback_channel,
-        'support' as rating_source,
-        is_satisfied
-    from {{ ref('support_tickets') }}
-    where is_satisfied is not null
+    select * from {{ ref('csat_ratings') }}
 
 ),
 

@@ -1,9 +1,8 @@
--- One row per CSAT rating, survey answers and help-desk ratings together, so that the semantic
--- layer's `csat` is one ratio over one table and can be broken down by rating source and feedback
--- channel like csat_monthly. Same rules as csat_monthly (DECISIONS.md, "CSAT"): a survey answer of
--- csat_satisfied_min_score (4) or more on 1-5 is satisfied; a ticket rating `good` is satisfied,
--- `bad` is a rating and not satisfied, offered/unoffered are not ratings. A ticket rating belongs
--- to the ticket's solve time (creation time when it has none); its channel is the ticket's.
+-- One row per CSAT rating, survey answers and help-desk ratings together: the one place the CSAT
+-- rules live (DECISIONS.md, "CSAT"), read by csat_monthly and by the semantic layer's `csat` metric.
+-- A survey answer of csat_satisfied_min_score (4) or more on 1-5 is satisfied; a ticket rating
+-- `good` is satisfied, `bad` is a rating and not satisfied, offered/unoffered are not ratings. A
+-- ticket rating belongs to the ticket's solve time (creation time when it has none).
 with survey_ratings as (
 
     select
