@@ -1,4 +1,5 @@
 -- The customers in the identity map are exactly the customers in customer_360.
+{{ config(meta={'dagster': {'ref': {'name': 'customer_360'}}}) }}
 with mapped as (
     select distinct customer_id
     from {{ ref('customer_identity_map') }}

@@ -1,4 +1,5 @@
 -- Each staging record produced its touchpoints: counts per source entity agree.
+{{ config(meta={'dagster': {'ref': {'name': 'touchpoints'}}}) }}
 with expected as (
     select
         'crm_contacts' as source_entity,

@@ -1,5 +1,6 @@
 -- Label propagation ran enough rounds: linked identifiers always share a cluster.
 -- If this fails, raise the identity_iterations var (see DECISIONS.md, "Identity resolution").
+{{ config(meta={'dagster': {'ref': {'name': 'int_identifiers_clustered'}}}) }}
 select
     edges.identifier_a,
     edges.identifier_b,

@@ -1,5 +1,6 @@
 -- Consistency: in the latest month, the cohorts' cumulative revenue adds up to the amount of all
 -- orders of known customers up to the end of that month (to the cent).
+{{ config(meta={'dagster': {'ref': {'name': 'ltv_by_cohort'}}}) }}
 with latest as (
 
     select

@@ -1,5 +1,6 @@
 -- Shares add up: under each attribution model every customer with an order is attributed exactly
 -- once, and so is their revenue (to the cent).
+{{ config(meta={'dagster': {'ref': {'name': 'marketing_attribution'}}}) }}
 with customers as (
 
     select count(*) as new_customers, coalesce(sum(revenue), 0) as revenue

@@ -1,5 +1,6 @@
 -- Retention never rises (churn is final), stays within the cohort, and cohort sizes are the
 -- new customers churn_monthly counts in the cohort month.
+{{ config(meta={'dagster': {'ref': {'name': 'retention_by_cohort'}}}) }}
 with cohort_months as (
 
     select

@@ -1,5 +1,6 @@
 -- Consistency: per month, the tickets assigned over all agents (and the unassigned row) are the
 -- tickets created that month in support_performance_monthly, up to the as-of month.
+{{ config(meta={'dagster': {'ref': {'name': 'support_agent_performance'}}}) }}
 with agents as (
 
     select calendar_month, sum(tickets_assigned) as tickets_assigned

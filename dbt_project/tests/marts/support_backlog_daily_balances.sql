@@ -1,5 +1,6 @@
 -- The backlog rolls forward day by day (yesterday's backlog + created - solved), never goes
 -- negative, and the days with no gap cover every ticket created up to the as-of day.
+{{ config(meta={'dagster': {'ref': {'name': 'support_backlog_daily'}}}) }}
 with days as (
 
     select
