@@ -439,46 +439,56 @@ def render_report(warehouse: Path, out_dir: Path) -> Path:
 # Offline check in a real browser
 
 
-def check_report_in_browser(path: Path, executable_path: str = CHROMIUM, timeout_ms: int = 20000) -> dict:
+def check_report_in_browser(path: Path, executable_path: str = CHROMIUM, timeout_ms: int = 20000,
+                            browser=None) -> dict:
     """Open the report in headless Chromium with every non-file request blocked; say what rendered.
 
     Returns {"charts": {container id: "svg" | "canvas" | "empty" | "missing"}, "console_errors": [...],
     "page_errors": [...], "blocked_requests": [...]}. Needs the `playwright` package and a Chromium
-    binary (Debian: apt-get install chromium); `playwright install` is not needed.
+    binary (Debian: apt-get install chromium); `playwright install` is not needed. Pass `browser` to
+    reuse a Playwright browser that is already open.
     """
+    if browser is not None:
+        return _check_report(Path(path).resolve(), browser, timeout_ms)
     from playwright.sync_api import sync_playwright
 
-    path = Path(path).resolve()
-    out: dict[str, Any] = {"charts": {}, "console_errors": [], "page_errors": [], "blocked_requests": []}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable_path, headless=True, args=CHROMIUM_ARGS)
+        own = pw.chromium.launch(executable_path=executable_path, headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(offline=True)
-
-            def route(r):
-                if r.request.url.startswith("file://"):
-                    r.continue_()
-                else:
-                    out["blocked_requests"].append(r.request.url)
-                    r.abort()
-
-            context.route("**/*", route)
-            page = context.new_page()
-            page.on("console", lambda m: out["console_errors"].append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: out["page_errors"].append(str(e)))
-            page.goto(path.as_uri(), wait_until="load")
-            containers = page.eval_on_selector_all("[id^=chart-]", "els => els.map(e => e.id)")
-            for cid in containers:
-                with contextlib.suppress(Exception):
-                    page.wait_for_function(
-                        "id => { const e = document.getElementById(id); return e && (e.dataset.rendered"
-                        " || e.querySelector('svg.marks, canvas.marks')); }", arg=cid, timeout=timeout_ms)
-                out["charts"][cid] = page.evaluate(
-                    "id => { const e = document.getElementById(id);"
-                    " if (!e) return 'missing';"
-                    " if (e.querySelector('svg.marks')) return 'svg';"
-                    " if (e.querySelector('canvas.marks')) return 'canvas';"
-                    " return e.dataset.rendered || 'missing'; }", cid)
+            return _check_report(Path(path).resolve(), own, timeout_ms)
         finally:
-            browser.close()
+            own.close()
+
+
+def _check_report(path: Path, browser, timeout_ms: int) -> dict:
+    out: dict[str, Any] = {"charts": {}, "console_errors": [], "page_errors": [], "blocked_requests": []}
+    context = browser.new_context(offline=True)
+    try:
+
+        def route(r):
+            if r.request.url.startswith("file://"):
+                r.continue_()
+            else:
+                out["blocked_requests"].append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("console", lambda m: out["console_errors"].append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: out["page_errors"].append(str(e)))
+        page.goto(path.as_uri(), wait_until="load")
+        containers = page.eval_on_selector_all("[id^=chart-]", "els => els.map(e => e.id)")
+        for cid in containers:
+            with contextlib.suppress(Exception):
+                page.wait_for_function(
+                    "id => { const e = document.getElementById(id); return e && (e.dataset.rendered"
+                    " || e.querySelector('svg.marks, canvas.marks')); }", arg=cid, timeout=timeout_ms)
+            out["charts"][cid] = page.evaluate(
+                "id => { const e = document.getElementById(id);"
+                " if (!e) return 'missing';"
+                " if (e.querySelector('svg.marks')) return 'svg';"
+                " if (e.querySelector('canvas.marks')) return 'canvas';"
+                " return e.dataset.rendered || 'missing'; }", cid)
+    finally:
+        context.close()
     return out
