@@ -174,8 +174,7 @@ def test_symlink_outside_landing_is_refused(con, landing, specs, tmp_path):
     (landing / "crm" / "hubspot_contacts_link.csv").symlink_to(outside)
     f = ingest(con, landing, specs).files[0]
     assert f.status == "failed" and "outside the landing folder" in f.error
-    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'crm_contacts'"
-                       ).fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM raw.crm_contacts").fetchone()[0] == 0
 
 
 def test_qualtrics_three_header_rows(con, landing, specs):

@@ -103,7 +103,7 @@ def test_mf_query_matches_the_marts(demo_run, tmp_path):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         built = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
                                            "WHERE table_schema = 'semantic'").fetchall()}
-    assert {"metricflow_time_spine", "csat_ratings"} <= built, "the pipeline did not build models/semantic"
+    assert "metricflow_time_spine" in built, "the pipeline did not build models/semantic"
 
     project, env = project_copy(tmp_path, warehouse, demo_run.env)
     monthly, overall = tmp_path / "monthly.csv", tmp_path / "overall.csv"
