@@ -22,8 +22,8 @@ from pathlib import Path
 
 import duckdb
 
-from .readers import REJECTS_SCAN, REJECTS_TABLE, FileError, build_parse_plan
-from .spec import SourceSpec, SpecError, match_spec
+from .readers import REJECTS_SCAN, REJECTS_TABLE, FileError, build_parse_plan, file_signature
+from .spec import SourceSpec, SpecError, load_entities, match_spec
 from .sql import ident, qualified
 from .warehouse import OPS_SCHEMA, RAW_SCHEMA, ensure_ops, ensure_raw_table
 
@@ -101,6 +101,12 @@ def discover(landing_dir: Path) -> list[tuple[str, Path, str | None]]:
     return found
 
 
+def _signature(path: Path) -> tuple[str, ...]:
+    """Header names or JSON keys of a file no spec pattern claims, to recognise its layout."""
+    fmt = "jsonl" if path.suffix.lower() in (".jsonl", ".json", ".ndjson") else "csv"
+    return file_signature(fmt, path)
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -140,7 +146,7 @@ def load_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, path: 
     except FileError as exc:
         return _record_failure(con, rel, path, spec, digest, started, str(exc), stat.st_size, mtime)
 
-    ensure_raw_table(con, spec)
+    ensure_raw_table(con, load_entities()[spec.entity])
     con.begin()
     try:
         load_id = _next_load_id(con)
@@ -157,16 +163,18 @@ def load_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, path: 
             FROM temp.{ident(REJECTS_TABLE)}
             WHERE line > ?
             GROUP BY line
-        """, [spec.header_rows])
+        """, [spec.header_rows + spec.skip_lines])
         n_structural = con.execute(f"SELECT count(*) FROM {ident(STRUCTURAL)}").fetchone()[0]
         loaded_at = _now()
         columns = [c.name for c in spec.columns]
         col_list = ", ".join(ident(c) for c in columns)
         # _ord counts only the records the reader accepted; adding the number of structurally rejected
         # records before each one gives its record number in the file (an ASOF join, cheap and ordered).
-        source_row = "p._ord" if n_structural == 0 else "p._ord + coalesce(s.rank_no, 0)"
+        # Title lines skipped before the header (skip_lines) count too: record numbers are the file's.
+        skip = int(spec.skip_lines)
+        source_row = f"p._ord + {skip}" if n_structural == 0 else f"p._ord + {skip} + coalesce(s.rank_no, 0)"
         join = "" if n_structural == 0 else (
-            f"ASOF LEFT JOIN (SELECT record_no - rank_no AS threshold, rank_no FROM {ident(STRUCTURAL)}) s "
+            f"ASOF LEFT JOIN (SELECT record_no - {skip} - rank_no AS threshold, rank_no FROM {ident(STRUCTURAL)}) s "
             "ON p._ord > s.threshold")
         raw_table = qualified(RAW_SCHEMA, spec.table)
         con.execute(f"""
@@ -226,13 +234,13 @@ def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[Source
     A file whose exact content failed before is skipped unless `retry_failed` (e.g. after a spec fix)."""
     ensure_ops(con)
     wanted = set(entities) if entities is not None else None
-    for spec in specs:  # empty tables too, so staging models build before the first export arrives
-        if wanted is None or spec.entity in wanted:
-            ensure_raw_table(con, spec)
+    for entity in load_entities().values():  # empty tables too, so staging builds before the first export
+        if wanted is None or entity.name in wanted:
+            ensure_raw_table(con, entity)
     report = IngestReport()
     for rel, path, refusal in discover(Path(landing_dir)):
         try:
-            spec = match_spec(specs, rel)
+            spec = None if refusal else match_spec(specs, rel, signature=lambda p=path: _signature(p))
         except SpecError as exc:
             spec, refusal = None, refusal or str(exc)
         if spec is None and not record_unrecognised:

@@ -3,18 +3,20 @@
 DuckDB's own readers do the parsing: `read_csv` with `store_rejects` records structurally broken
 records (ragged rows, bad quoting, over-long lines) with their record number, and JSON Lines files
 are read line by line with the same reader and decoded with DuckDB's JSON functions. Typing is done
-with TRY_CAST/try_strptime in SQL, so a value that does not fit its column marks its record as
+with TRY_CAST/try_strptime in SQL, so a value that does not fit its field marks its record as
 rejected with a reason instead of failing the file. No Python touches individual records.
 
-The query returns, per record: the typed canonical columns, `_ord` (ordinal among the records the
-reader accepted), `_reject_reason` (NULL when the record is good) and `_raw_record` (the original
-values, only for rejected records).
+The query returns, per record: the typed canonical fields, `ordinality` (among the records the
+reader accepted), `_reject_reason` and `_reject_column` (NULL when the record is good) and
+`_raw_record` (the original values, only for rejected records).
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,9 @@ REJECTS_TABLE = "_cxw_reject_errors"
 REJECTS_SCAN = "_cxw_reject_scans"
 JSONL_SEPARATOR = "\x1f"  # never appears unescaped in valid JSON, so each line is one field
 MAX_LINE_BYTES = 8 * 1024 * 1024
+ZONED_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M:%S.%f%z"]
+ISO_NAIVE_FORMATS = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S",
+                     "%Y-%m-%d"]
 
 
 class FileError(ValueError):
@@ -41,6 +46,11 @@ class ParsePlan:
     # Set when the file as a whole cannot be loaded but its records can still be read: every
     # record is then rejected with this reason, so nothing goes unrecorded.
     file_error: str | None = None
+    skip_lines: int = 0
+
+
+def _python_encoding(spec: SourceSpec) -> str:
+    return "utf-8-sig" if codecs.lookup(spec.encoding).name == "utf-8" else spec.encoding
 
 
 def _duckdb_encoding(encoding: str) -> str:
@@ -50,92 +60,154 @@ def _duckdb_encoding(encoding: str) -> str:
 
 
 def read_csv_header(spec: SourceSpec, path: Path) -> tuple[str, ...]:
-    """The first record of a CSV file, decoded with the spec's encoding (a UTF-8 BOM is dropped)."""
-    encoding = "utf-8-sig" if codecs.lookup(spec.encoding).name == "utf-8" else spec.encoding
+    """The header record of a CSV file (after `skip_lines` title lines), decoded with the spec's
+    encoding (a UTF-8 BOM is dropped)."""
     try:
-        with open(path, encoding=encoding, newline="", errors="strict") as fh:
+        with open(path, encoding=_python_encoding(spec), newline="", errors="strict") as fh:
+            for _ in range(spec.skip_lines):
+                fh.readline()
             header = next(csv.reader(fh, delimiter=spec.delimiter, quotechar=spec.quote), None)
     except UnicodeDecodeError as exc:
-        raise FileError(f"{path.name}: header is not valid {spec.encoding} text ({exc.reason} at byte {exc.start})")
+        raise FileError(f"{path.name}: header is not valid {spec.encoding} text ({exc.reason} at byte {exc.start}); "
+                        "set reader.encoding in a mapping file (docs/SOURCES.md)")
     except csv.Error as exc:
         raise FileError(f"{path.name}: cannot read the header row: {exc}")
-    if not header:
+    if not header or not any(h.strip() for h in header):
         raise FileError(f"{path.name}: file is empty (no header row)")
     return tuple(header)
 
 
-def _resolve_columns(spec: SourceSpec, path: Path, header: tuple[str, ...]) -> tuple[dict[str, int], list[str]]:
-    """Map each canonical column to its position in the header (trimmed, case-insensitive).
+def file_signature(spec_format: str, path: Path, encoding: str = "utf-8", skip_lines: int = 0) -> tuple[str, ...]:
+    """Header names (csv) or top-level keys of the first record (jsonl), to recognise a layout."""
+    with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="", errors="replace") as fh:
+        if spec_format == "jsonl":
+            for line in fh:
+                if line.strip():
+                    obj = json.loads(line)
+                    return tuple(obj) + tuple(f"$.{k}" for k in obj) if isinstance(obj, dict) else ()
+            return ()
+        for _ in range(skip_lines):
+            fh.readline()
+        return tuple(next(csv.reader(fh), []))
 
-    Raises FileError naming the file and the column when a required column is missing or a mapped
-    column is ambiguous."""
+
+def _resolve(spec: SourceSpec, path: Path, header: tuple[str, ...]) -> tuple[dict[str, list[int]], list[str]]:
+    """Map each canonical field to its header position(s) (trimmed, case-insensitive).
+
+    Raises FileError naming the file, the entity and the field when a required field is missing or a
+    mapped column is ambiguous."""
     positions: dict[str, list[int]] = {}
     for i, name in enumerate(header):
         positions.setdefault(name.strip().lower(), []).append(i)
+
+    def one(name: str, col: ColumnSpec) -> int | None:
+        hits = positions.get(name.strip().lower(), [])
+        if len(hits) > 1:
+            raise FileError(f"{path.name}: column '{name}' appears {len(hits)} times in the header (positions "
+                            f"{', '.join(str(h + 1) for h in hits)}); cannot tell which one holds {spec.entity}."
+                            f"{col.name}")
+        return hits[0] if hits else None
+
     found, missing_required, missing_optional = {}, [], []
     for col in spec.columns:
-        hits = positions.get(col.source.strip().lower(), [])
-        if len(hits) > 1:
-            raise FileError(f"{path.name}: column '{col.source}' appears {len(hits)} times in the header "
-                            f"(positions {', '.join(str(h + 1) for h in hits)}); cannot tell which one holds {col.name}")
-        if hits:
-            found[col.name] = hits[0]
+        if col.has_value:
+            continue
+        if col.pattern:
+            regex = re.compile(col.pattern)
+            hits = [i for i, h in enumerate(header) if regex.search(h)]
+            where = hits[:1]
+        elif col.alternatives:
+            where = next(([i] for a in col.alternatives if (i := one(a, col)) is not None), [])
+        else:
+            where = [one(s, col) for s in col.sources]
+            where = [] if any(w is None for w in where) else where
+        if where:
+            found[col.name] = where
         elif col.required:
             missing_required.append(col)
         else:
             missing_optional.append(col.name)
     if missing_required:
-        names = ", ".join(f"'{c.source}' ({c.name})" for c in missing_required)
-        raise FileError(f"{path.name}: required column {names} missing from the header; the file has: "
+        names = ", ".join(f"'{c.source}' (field {spec.entity}.{c.name})" for c in missing_required)
+        raise FileError(f"{path.name}: required column {names} missing for layout {spec.name}; the file has: "
                         + ", ".join(f"'{h}'" for h in header[:40]))
     return found, missing_optional
 
 
+def _number_text(text: str, spec: SourceSpec, p: Params) -> str:
+    """Numbers as the export writes them: thousands separators dropped, a decimal comma made a point."""
+    if spec.thousands:
+        text = f"replace({text}, {p.add(spec.thousands)}, '')"
+    if spec.decimal != ".":
+        text = f"replace({text}, {p.add(spec.decimal)}, '.')"
+    return text
+
+
 def _typed(col: ColumnSpec, value: str, spec: SourceSpec, p: Params) -> str:
-    """SQL turning the VARCHAR expression `value` into the column's type, NULL when it does not parse."""
+    """SQL turning the VARCHAR expression `value` into the field's type, NULL when it does not parse."""
     stripped = f"nullif(trim({value}), '')"
     if col.type == "VARCHAR":
         return f"nullif({value}, '')"
     if col.type == "TIMESTAMP":
-        zoned = p.add(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S%z",
-                       "%Y-%m-%d %H:%M:%S.%f%z"])
-        naive = p.add(list(spec.timestamps.formats) + ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f",
-                                                       "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d"])
-        tz = p.add(spec.timestamps.timezone)
+        zoned = p.add(ZONED_FORMATS)
+        naive = p.add(list(col.formats or spec.timestamps.formats) + ISO_NAIVE_FORMATS)
+        tz = p.add(col.timezone or spec.timestamps.timezone)
         # An explicit offset (or Z) wins; otherwise the value is wall-clock time in the spec's zone.
         # Everything is stored as UTC without a zone, which every BI tool and engine reads the same way.
         return (f"timezone('UTC', coalesce("
                 f"try_strptime(regexp_replace({stripped}, '(Z|z)$', '+00:00'), {zoned}), "
                 f"timezone({tz}, try_strptime({stripped}, {naive}))))")
+    if col.type == "DATE":
+        formats = p.add(list(col.formats or spec.timestamps.formats) + ["%Y-%m-%d"])
+        return f"coalesce(TRY_CAST({stripped} AS DATE), CAST(try_strptime({stripped}, {formats}) AS DATE))"
     if col.type == "BOOLEAN":
         return (f"CASE lower({stripped}) WHEN 'true' THEN true WHEN 't' THEN true WHEN 'yes' THEN true "
                 f"WHEN 'y' THEN true WHEN '1' THEN true WHEN 'false' THEN false WHEN 'f' THEN false "
                 f"WHEN 'no' THEN false WHEN 'n' THEN false WHEN '0' THEN false END")
-    return f"TRY_CAST({stripped} AS {col.type})"
+    number = _number_text(stripped, spec, p)
+    if col.multiply is not None:
+        rounded = "round" if col.type in ("BIGINT", "INTEGER") else ""
+        return f"TRY_CAST({rounded}(TRY_CAST({number} AS DOUBLE) * {p.add(col.multiply)}) AS {col.type})"
+    return f"TRY_CAST({number} AS {col.type})"
+
+
+def _mapped(col: ColumnSpec, value: str, p: Params) -> str:
+    """Apply the field's value map (matched trimmed and case-insensitively); other values pass."""
+    if not col.value_map:
+        return value
+    def target(v):
+        if v is None:
+            return "NULL"
+        return p.add(str(v).lower() if isinstance(v, bool) else str(v))
+
+    cases = " ".join(f"WHEN {p.add(k)} THEN {target(v)}" for k, v in col.value_map)
+    return f"CASE lower(trim({value})) {cases} ELSE {value} END"
 
 
 def build_parse_plan(spec: SourceSpec, path: Path) -> ParsePlan:
     p = Params()
     file_param = p.add(str(path))
-    value_of: dict[str, str] = {}  # canonical column -> VARCHAR SQL expression of its source value
-    label_of: dict[str, str] = {}  # canonical column -> header name or JSON path, shown in reasons
+    value_of: dict[str, str] = {}  # canonical field -> VARCHAR SQL expression of its source value
+    label_of: dict[str, str] = {}  # canonical field -> header name or JSON path, shown in reasons
     file_error = None
     if spec.format == "csv":
         header = read_csv_header(spec, path)
         try:
-            found, missing_optional = _resolve_columns(spec, path, header)
+            found, missing_optional = _resolve(spec, path, header)
         except FileError as exc:
             file_error, found, missing_optional = str(exc), {}, []
         columns = "{" + ", ".join(f"'_c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
         source = (f"read_csv({file_param}, header=false, auto_detect=false, columns={columns}, "
                   f"delim={p.add(spec.delimiter)}, quote={p.add(spec.quote)}, escape={p.add(spec.quote)}, "
-                  f"encoding={p.add(_duckdb_encoding(spec.encoding))}, max_line_size={MAX_LINE_BYTES}, "
-                  f"strict_mode=true, store_rejects=true, rejects_table='{REJECTS_TABLE}', "
-                  f"rejects_scan='{REJECTS_SCAN}', parallel=true) WITH ORDINALITY")
+                  f"encoding={p.add(_duckdb_encoding(spec.encoding))}, skip={int(spec.skip_lines)}, "
+                  f"max_line_size={MAX_LINE_BYTES}, strict_mode=true, store_rejects=true, "
+                  f"rejects_table='{REJECTS_TABLE}', rejects_scan='{REJECTS_SCAN}', parallel=true) WITH ORDINALITY")
         for col in spec.columns:
             if col.name in found:
-                value_of[col.name] = ident(f"_c{found[col.name]}")
-                label_of[col.name] = header[found[col.name]]
+                parts = [ident(f"_c{i}") for i in found[col.name]]
+                value_of[col.name] = parts[0] if len(parts) == 1 else \
+                    f"nullif(concat_ws({p.add(col.join)}, {', '.join(parts)}), '')"
+                label_of[col.name] = " + ".join(header[i] for i in found[col.name])
         blank = " AND ".join(f"{ident(f'_c{i}')} IS NULL" for i in range(len(header)))
         raw_record = ("CAST(json_object(" + ", ".join(f"{p.add(h)}, {ident(f'_c{i}')}" for i, h in enumerate(header))
                       + ") AS VARCHAR)")
@@ -151,8 +223,15 @@ def build_parse_plan(spec: SourceSpec, path: Path) -> ParsePlan:
         # Decode once; JSON functions raise on malformed text, so invalid lines carry a NULL document.
         source = f"(SELECT *, CASE WHEN json_valid(_line) THEN _line END AS _json FROM {source})"
         for col in spec.columns:
-            value_of[col.name] = f"json_extract_string(_json, {p.add(col.source)})"
-            label_of[col.name] = col.source
+            if col.has_value:
+                continue
+            paths = list(col.sources or col.alternatives[:1])
+            parts = [f"json_extract_string(_json, {p.add(x)})" for x in paths]
+            if col.alternatives:
+                parts = [f"coalesce({', '.join(f'json_extract_string(_json, {p.add(x)})' for x in col.alternatives)})"]
+            value_of[col.name] = parts[0] if len(parts) == 1 else \
+                f"nullif(concat_ws({p.add(col.join)}, {', '.join(parts)}), '')"
+            label_of[col.name] = " + ".join(paths) or " | ".join(col.alternatives)
         blank = "_line IS NULL OR trim(_line) = ''"
         raw_record = "_line"
         structural = ("CASE WHEN _json IS NULL THEN 'line is not valid JSON' "
@@ -161,17 +240,22 @@ def build_parse_plan(spec: SourceSpec, path: Path) -> ParsePlan:
 
     typed_cols, checks, failing = [], [], []
     for col in spec.columns:
+        if col.has_value:
+            typed_cols.append(f"CAST({p.add(col.value)} AS {col.type}) AS {ident(col.name)}")
+            continue
         if col.name not in value_of:
             typed_cols.append(f"CAST(NULL AS {col.type}) AS {ident(col.name)}")
             continue
-        value = value_of[col.name]
+        value = _mapped(col, value_of[col.name], p)
         typed_cols.append(f"{_typed(col, value, spec, p)} AS {ident(col.name)}")
         if col.type != "VARCHAR":
-            fails = f"nullif(trim({value}), '') IS NOT NULL AND {ident(col.name)} IS NULL"
             label = p.add(label_of[col.name])
+            fails = f"nullif(trim({value}), '') IS NOT NULL AND {ident(col.name)} IS NULL"
             checks.append(f"CASE WHEN {fails} THEN 'column ' || {label} || ': cannot read ''' || "
                           f"left({value}, 80) || ''' as {col.type}' END")
             failing.append(f"CASE WHEN {fails} THEN {label} END")
+    # Columns the entity has but this layout does not map are NULL too.
+    mapped = {c.name for c in spec.columns}
     reasons = ([structural] if structural else []) + checks
     reason_sql = f"nullif(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "CAST(NULL AS VARCHAR)"
     column_sql = f"coalesce({', '.join(failing)})" if failing else "CAST(NULL AS VARCHAR)"
@@ -185,7 +269,7 @@ def build_parse_plan(spec: SourceSpec, path: Path) -> ParsePlan:
         ), checked AS (
             SELECT typed.*, {reason_sql} AS _reject_reason, {column_sql} AS _reject_column FROM typed
         )
-        SELECT {', '.join(ident(c.name) for c in spec.columns)},
+        SELECT {', '.join(ident(c) for c in sorted(mapped, key=[c.name for c in spec.columns].index))},
                ordinality AS _ord,
                _reject_reason,
                CASE WHEN _reject_reason IS NOT NULL THEN _reject_column END AS _reject_column,
@@ -193,4 +277,4 @@ def build_parse_plan(spec: SourceSpec, path: Path) -> ParsePlan:
         FROM checked
     """
     return ParsePlan(sql=sql, params=p.values, header=header, missing_optional=tuple(missing_optional),
-                     file_error=file_error)
+                     file_error=file_error, skip_lines=spec.skip_lines)

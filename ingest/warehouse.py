@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from .settings import get_settings
-from .spec import SourceSpec
+from .spec import EntityDef, SourceSpec, load_entities
 from .sql import ident, qualified
 
 log = logging.getLogger("cxw.warehouse")
@@ -99,14 +99,21 @@ def ensure_ops(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(OPS_DDL)
 
 
-def ensure_raw_table(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
-    """Create raw.<entity> from the spec, or add columns a newer spec introduced (never drops any)."""
-    columns = [(c.name, c.type) for c in spec.columns] + list(LINEAGE_COLUMNS)
-    table = qualified(RAW_SCHEMA, spec.table)
+def ensure_raw_table(con: duckdb.DuckDBPyConnection, entity: EntityDef | SourceSpec) -> None:
+    """Create raw.<entity> with every field of the entity (ingest/entities.yml), or add fields a newer
+    definition introduced. Never drops a column; a changed type is an error to fix by hand."""
+    if isinstance(entity, SourceSpec):
+        entity = load_entities()[entity.entity]
+    columns = [(f.name, f.type) for f in entity.fields.values()] + list(LINEAGE_COLUMNS)
+    table = qualified(RAW_SCHEMA, entity.name)
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(f'{ident(n)} {t}' for n, t in columns)})")
-    existing = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-        [RAW_SCHEMA, spec.table]).fetchall()}
+    existing = dict(con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+        [RAW_SCHEMA, entity.name]).fetchall())
     for name, type_ in columns:
         if name not in existing:
             con.execute(f"ALTER TABLE {table} ADD COLUMN {ident(name)} {type_}")
+        elif existing[name].replace(" ", "") != type_.replace(" ", "") and not name.startswith("_"):
+            # A field that changed type (e.g. ids that became VARCHAR): widen it in place. DuckDB
+            # casts the stored values; VARCHAR always succeeds.
+            con.execute(f"ALTER TABLE {table} ALTER COLUMN {ident(name)} TYPE {type_}")

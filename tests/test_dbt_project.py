@@ -26,16 +26,15 @@ def dbt(args, warehouse: Path, tmp_path: Path):
 @pytest.fixture
 def empty_warehouse(tmp_path):
     from expectations.runner import ensure_results_table
-    from ingest.settings import get_settings
-    from ingest.spec import load_specs
+    from ingest.spec import load_entities
     from ingest.warehouse import connect, ensure_ops, ensure_raw_table
 
     path = tmp_path / "warehouse.duckdb"
     with connect(path) as con:
         ensure_ops(con)
         ensure_results_table(con)
-        for spec in load_specs(get_settings().specs_dirs):
-            ensure_raw_table(con, spec)
+        for entity in load_entities().values():
+            ensure_raw_table(con, entity)
     return path
 
 

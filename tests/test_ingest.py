@@ -49,9 +49,9 @@ def test_types_timezones_and_lineage(con, landing, specs):
                        "'%Y-%m-%d %H:%M'), _source_file, _source_row, _load_id FROM raw.crm_contacts "
                        "ORDER BY contact_id").fetchall()
     assert rows == [
-        (101, "2025-01-02 15:00", None, "crm/hubspot_contacts_1.csv", 2, 1),
-        (102, "2025-07-02 10:00", None, "crm/hubspot_contacts_1.csv", 3, 1),
-        (103, "2025-07-02 08:00", "2025-07-04 13:30", "crm/hubspot_contacts_1.csv", 4, 1),
+        ("101", "2025-01-02 15:00", None, "crm/hubspot_contacts_1.csv", 2, 1),
+        ("102", "2025-07-02 10:00", None, "crm/hubspot_contacts_1.csv", 3, 1),
+        ("103", "2025-07-02 08:00", "2025-07-04 13:30", "crm/hubspot_contacts_1.csv", 4, 1),
     ]
 
 
@@ -64,19 +64,19 @@ def test_malformed_rows_are_rejected_with_reasons_and_good_rows_load(con, landin
         "1,Ann,\"Lee\nJunior\",ann@example.com,,Lead,,,,,2025-01-02 10:00,,,\n"   # record 2, quoted newline
         "2,Bob,B,bob@example.com,,Lead,,,,,2025-01-02 10:00,,,,EXTRA\n"         # record 3, ragged
         "3,Cy,C,cy@example.com,,Lead,,,,,31/31/2025,,,\n"                      # record 4, bad date
-        "x4,Di,D,di@example.com,,Lead,,,,,2025-01-02 10:00,,,\n"               # record 5, bad id
+        "4,Di,D,di@example.com,,Lead,,,,,2025-13-02 10:00,,,\n"               # record 5, month 13
         "5,Ed,E,ed@example.com,,Lead,,,,,2025-01-02 10:00,,,\n",               # record 6
         encoding="utf-8")
     report = ingest(con, landing, specs)
     f = report.files[0]
     assert (f.status, f.rows_read, f.rows_loaded, f.rows_rejected) == ("loaded", 5, 2, 3)
-    assert con.execute("SELECT contact_id, _source_row FROM raw.crm_contacts ORDER BY 1").fetchall() == [(1, 2), (5, 6)]
+    assert con.execute("SELECT contact_id, _source_row FROM raw.crm_contacts ORDER BY 1").fetchall() == [("1", 2), ("5", 6)]
     rejects = con.execute("SELECT source_row, column_name, reason, raw_record FROM ops.load_rejects "
                           "ORDER BY source_row").fetchall()
     assert [r[0] for r in rejects] == [3, 4, 5]
     assert "TOO MANY COLUMNS" in rejects[0][2] and "EXTRA" in rejects[0][3]
     assert rejects[1][1] == "Create Date" and "'31/31/2025' as TIMESTAMP" in rejects[1][2]
-    assert rejects[2][1] == "Record ID" and "'x4' as BIGINT" in rejects[2][2]
+    assert rejects[2][1] == "Create Date" and "'2025-13-02 10:00' as TIMESTAMP" in rejects[2][2]
     assert json.loads(rejects[2][3])["First Name"] == "Di"
 
 
@@ -88,7 +88,7 @@ def test_jsonl_bad_lines_are_rejected_by_line_number(con, landing, specs):
     path.write_text("\n".join([
         json.dumps(good),
         '{"id": 2, "created_at": "2025-01-0',                         # truncated
-        json.dumps({**good, "id": "three"}),                           # id not a number
+        json.dumps({**good, "id": 3, "metric_set": {"reply_time_in_minutes": {"calendar": "soon"}}}),
         "[1, 2]",                                                      # not an object
         json.dumps({**good, "id": 5, "created_at": "2025-01-01T03:00:00-05:00"}),
     ]) + "\n", encoding="utf-8")
@@ -96,9 +96,10 @@ def test_jsonl_bad_lines_are_rejected_by_line_number(con, landing, specs):
     assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (5, 2, 3)
     assert con.execute("SELECT ticket_id, requester_email, first_reply_minutes, strftime(created_at, '%H:%M'), "
                        "_source_row FROM raw.support_tickets ORDER BY 1").fetchall() == [
-        (1, " A@Example.com", 42, "00:00", 1), (5, " A@Example.com", 42, "08:00", 5)]
+        ("1", " A@Example.com", 42, "00:00", 1), ("5", " A@Example.com", 42, "08:00", 5)]
     assert con.execute("SELECT source_row, reason FROM ops.load_rejects ORDER BY 1").fetchall() == [
-        (2, "line is not valid JSON"), (3, "column $.id: cannot read 'three' as BIGINT"),
+        (2, "line is not valid JSON"), (3, "column $.metric_set.reply_time_in_minutes.calendar: cannot read "
+                                           "'soon' as BIGINT"),
         (4, "line is not a JSON object")]
 
 
@@ -132,7 +133,7 @@ def test_missing_required_column_fails_the_file_names_the_column_and_keeps_other
     by_file = {f.source_file: f for f in report.files}
     bad = by_file["crm/hubspot_contacts_a.csv"]
     assert bad.status == "failed"
-    assert "hubspot_contacts_a.csv" in bad.error and "'Create Date' (created_at)" in bad.error
+    assert "hubspot_contacts_a.csv" in bad.error and "'Create Date' (field crm_contacts.created_at)" in bad.error
     # Nothing is lost: both records are recorded as rejected with the file-level reason.
     assert (bad.rows_read, bad.rows_loaded, bad.rows_rejected) == (2, 0, 2)
     assert by_file["crm/hubspot_contacts_b.csv"].status == "loaded"
@@ -165,7 +166,7 @@ def test_hostile_file_names_and_headers_are_just_names(con, landing, specs, name
     assert {f.status for f in report.files} == {"loaded"}
     assert con.execute("SELECT count(*) FROM raw.crm_contacts").fetchone()[0] == 2
     assert con.execute("SELECT count(*) FROM ops.load_manifest").fetchone()[0] == 2
-    assert con.execute("SELECT _source_file FROM raw.crm_contacts WHERE contact_id = 2").fetchone()[0] == f"crm/{name}"
+    assert con.execute("SELECT _source_file FROM raw.crm_contacts WHERE contact_id = '2'").fetchone()[0] == f"crm/{name}"
 
 
 def test_symlink_outside_landing_is_refused(con, landing, specs, tmp_path):

@@ -144,7 +144,7 @@ def test_columns_present_with_types(con, landing, specs, tmp_path):
     suites.mkdir()
     (suites / "crm_contacts.yml").write_text(
         "suite: crm_contacts\nexpectations:\n"
-        "  - {kind: columns_present, severity: error, columns: {contact_id: VARCHAR, loyalty_tier: VARCHAR}}\n")
+        "  - {kind: columns_present, severity: error, columns: {contact_id: BIGINT, loyalty_tier: VARCHAR}}\n")
     write_contacts(landing / "crm" / "hubspot_contacts_1.csv", [contact("1")])
     load = validate(con, landing, specs, "crm_contacts", suites_dir=suites)
     assert load.status == "quarantined"

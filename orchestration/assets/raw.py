@@ -11,7 +11,7 @@ import dagster as dg
 from expectations.runner import validate_pending
 from ingest.loader import ingest
 from ingest.settings import get_settings
-from ingest.spec import SourceSpec, load_specs
+from ingest.spec import EntityDef, load_entities, load_specs
 from ingest.sql import qualified
 
 import duckdb
@@ -38,18 +38,18 @@ def raw_asset_key(entity: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", entity])
 
 
-def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
-    key = raw_asset_key(spec.entity)
+def build_raw_asset(entity: EntityDef, layouts: list[str]) -> dg.AssetsDefinition:
+    key = raw_asset_key(entity.name)
 
     @dg.asset(
         key=key,
-        group_name=f"raw_{spec.source}",
-        description=f"{spec.description} Loaded from {', '.join(spec.files)} by ingest/specs/{spec.entity}.yml; "
-                    f"validated by expectations/suites/{spec.entity}.yml.",
-        deps=[LANDING_KEY, *EXTRA_DEPS.get(spec.entity, [])],
+        group_name=f"raw_{entity.source}",
+        description=f"{entity.description} Layouts: {', '.join(layouts) or 'none yet (add a mapping file)'} "
+                    f"(ingest/specs/, docs/SOURCES.md); validated by expectations/suites/{entity.name}.yml.",
+        deps=[LANDING_KEY, *EXTRA_DEPS.get(entity.name, [])],
         pool=WRITER_POOL,
         kinds={"duckdb"},
-        tags={"cxw/source": spec.source},
+        tags={"cxw/source": entity.source},
         check_specs=[dg.AssetCheckSpec(
             CHECK_NAME, asset=key, blocking=True,
             description="Great Expectations suite on each new load; error failures quarantine the load.")],
@@ -62,19 +62,19 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
             retry_on_lock(context, exc, is_lock_error(exc))
             raise
         with con:
-            report = ingest(con, warehouse.landing, specs, entities=[spec.entity], record_unrecognised=False,
+            report = ingest(con, warehouse.landing, specs, entities=[entity.name], record_unrecognised=False,
                             progress=lambda r: context.log.info(
                                 f"{r.status} {r.source_file}: " + (r.note or r.error or
                                                                     f"{r.rows_loaded:,} rows, {r.rows_rejected:,} rejected")))
-            validation = validate_pending(con, spec.entity, warehouse.path)
-            table = qualified("raw", spec.entity)
+            validation = validate_pending(con, entity.name, warehouse.path)
+            table = qualified("raw", entity.name)
             total_rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             preview = con.execute(f"SELECT * EXCLUDE (_loaded_at) FROM {table} ORDER BY _load_id DESC, _source_row "
                                   "LIMIT 5").fetchall()
             preview_cols = [d[0] for d in con.description]
             still_quarantined = con.execute(
                 "SELECT load_id, source_file FROM ops.load_manifest WHERE entity = ? AND validation_status = "
-                "'quarantined' AND superseded_by IS NULL ORDER BY load_id", [spec.entity]).fetchall()
+                "'quarantined' AND superseded_by IS NULL ORDER BY load_id", [entity.name]).fetchall()
 
         loaded = [f for f in report.files if f.status != "skipped"]
         failed = [f for f in loaded if f.status == "failed"]
@@ -135,4 +135,6 @@ def build_raw_asset(spec: SourceSpec) -> dg.AssetsDefinition:
 
 
 def build_raw_assets() -> list[dg.AssetsDefinition]:
-    return [build_raw_asset(spec) for spec in load_specs(get_settings().specs_dirs)]
+    specs = load_specs(get_settings().specs_dirs)
+    return [build_raw_asset(entity, [s.name for s in specs if s.entity == entity.name])
+            for entity in load_entities().values()]

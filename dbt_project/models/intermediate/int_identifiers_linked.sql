@@ -3,17 +3,7 @@
 -- to its strongest one (a star), which keeps the graph small and connected the same way.
 with record_identifiers as (
 
-    {% for kind, column in [('crm_id', 'crm_contact_id'), ('email', 'email'), ('phone', 'phone'),
-                            ('helpdesk_user', 'helpdesk_user_id')] %}
-    select
-        record_id,
-        '{{ kind }}' as identifier_kind,
-        {{ loop.index }} as kind_priority,
-        '{{ kind }}:' || {{ column }} as identifier
-    from {{ ref('int_identity_records_unioned') }}
-    where {{ column }} is not null
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select * from {{ ref('int_identity_record_identifiers') }}
 
 ),
 

@@ -7,15 +7,7 @@ with records as (
 
 record_identifiers as (
 
-    {% for kind, column in [('crm_id', 'crm_contact_id'), ('email', 'email'), ('phone', 'phone'),
-                            ('helpdesk_user', 'helpdesk_user_id')] %}
-    select
-        record_id, '{{ kind }}' as identifier_kind, {{ loop.index }} as kind_priority,
-        '{{ kind }}:' || {{ column }} as identifier
-    from records
-    where {{ column }} is not null
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select * from {{ ref('int_identity_record_identifiers') }}
 
 ),
 
@@ -37,7 +29,7 @@ per_record as (
     select
         record_id,
         min(cluster_label) as cluster_label,
-        -- The strongest identifier this record shares with another record (crm id > email > phone).
+        -- The strongest identifier this record shares with another record (crm id > email > phone ...).
         min(case when records_with_identifier > 1 then kind_priority end) as matched_priority
     from clustered
     group by record_id
@@ -63,6 +55,8 @@ select
         when per_record.matched_priority = 2 then 'email'
         when per_record.matched_priority = 3 then 'phone'
         when per_record.matched_priority = 4 then 'helpdesk_user'
+        when per_record.matched_priority = 5 then 'order_ref'
+        when per_record.matched_priority = 6 then 'ticket_ref'
         else 'single_record'
     end as match_rule,
     per_record.cluster_label

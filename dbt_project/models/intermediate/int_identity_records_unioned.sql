@@ -1,15 +1,20 @@
--- Every source record that can identify a person, with the identifiers it carries.
--- One row per record; a record with no identifier at all (an anonymous web session) is left out.
+-- Every source record that can identify a person, with the identifiers it carries: email, phone,
+-- CRM person ids (its own, or another system's reference to one), the help-desk requester id, and
+-- references to other records (a review naming an order, a survey naming a ticket), through which
+-- a record reaches its customer. One row per record; anonymous web sessions are left out.
 with contacts as (
 
     select
         'crm' as source_system,
         'crm_contacts' as source_entity,
-        cast(contact_id as {{ dbt.type_string() }}) as record_key,
+        contact_id as record_key,
         email,
         phone,
-        cast(contact_id as {{ dbt.type_string() }}) as crm_contact_id,
+        contact_id as crm_contact_id,
         cast(null as {{ dbt.type_string() }}) as helpdesk_user_id,
+        secondary_id as crm_secondary_id,
+        cast(null as {{ dbt.type_string() }}) as order_ref,
+        cast(null as {{ dbt.type_string() }}) as ticket_ref,
         created_at as record_at
     from {{ ref('stg_crm__contacts') }}
 
@@ -20,11 +25,14 @@ deals as (
     select
         'crm' as source_system,
         'crm_deals' as source_entity,
-        cast(deal_id as {{ dbt.type_string() }}) as record_key,
+        deal_id as record_key,
         cast(null as {{ dbt.type_string() }}) as email,
         cast(null as {{ dbt.type_string() }}) as phone,
-        cast(contact_id as {{ dbt.type_string() }}) as crm_contact_id,
+        contact_id as crm_contact_id,
         cast(null as {{ dbt.type_string() }}) as helpdesk_user_id,
+        cast(null as {{ dbt.type_string() }}) as crm_secondary_id,
+        deal_id as order_ref,
+        cast(null as {{ dbt.type_string() }}) as ticket_ref,
         created_at as record_at
     from {{ ref('stg_crm__deals') }}
 
@@ -35,11 +43,14 @@ tickets as (
     select
         'support' as source_system,
         'support_tickets' as source_entity,
-        cast(ticket_id as {{ dbt.type_string() }}) as record_key,
+        ticket_id as record_key,
         requester_email as email,
         requester_phone as phone,
         requester_crm_contact_id as crm_contact_id,
-        cast(requester_id as {{ dbt.type_string() }}) as helpdesk_user_id,
+        requester_id as helpdesk_user_id,
+        cast(null as {{ dbt.type_string() }}) as crm_secondary_id,
+        cast(null as {{ dbt.type_string() }}) as order_ref,
+        ticket_id as ticket_ref,
         created_at as record_at
     from {{ ref('stg_support__tickets') }}
 
@@ -55,6 +66,9 @@ survey_responses as (
         cast(null as {{ dbt.type_string() }}) as phone,
         respondent_crm_contact_id as crm_contact_id,
         cast(null as {{ dbt.type_string() }}) as helpdesk_user_id,
+        cast(null as {{ dbt.type_string() }}) as crm_secondary_id,
+        order_id as order_ref,
+        ticket_id as ticket_ref,
         recorded_at as record_at
     from {{ ref('stg_survey__responses') }}
 
@@ -70,6 +84,9 @@ web_sessions as (
         cast(null as {{ dbt.type_string() }}) as phone,
         user_crm_contact_id as crm_contact_id,
         cast(null as {{ dbt.type_string() }}) as helpdesk_user_id,
+        cast(null as {{ dbt.type_string() }}) as crm_secondary_id,
+        cast(null as {{ dbt.type_string() }}) as order_ref,
+        cast(null as {{ dbt.type_string() }}) as ticket_ref,
         started_at as record_at
     from {{ ref('stg_marketing__web_sessions') }}
     where user_email is not null or user_crm_contact_id is not null
@@ -87,10 +104,31 @@ email_recipients as (
         cast(null as {{ dbt.type_string() }}) as phone,
         cast(null as {{ dbt.type_string() }}) as crm_contact_id,
         cast(null as {{ dbt.type_string() }}) as helpdesk_user_id,
+        cast(null as {{ dbt.type_string() }}) as crm_secondary_id,
+        cast(null as {{ dbt.type_string() }}) as order_ref,
+        cast(null as {{ dbt.type_string() }}) as ticket_ref,
         min(occurred_at) as record_at
     from {{ ref('stg_marketing__email_activities') }}
     where email is not null
     group by email
+
+),
+
+audience_members as (
+
+    select
+        'marketing' as source_system,
+        'marketing_audience' as source_entity,
+        email as record_key,
+        email,
+        phone,
+        cast(null as {{ dbt.type_string() }}) as crm_contact_id,
+        cast(null as {{ dbt.type_string() }}) as helpdesk_user_id,
+        cast(null as {{ dbt.type_string() }}) as crm_secondary_id,
+        cast(null as {{ dbt.type_string() }}) as order_ref,
+        cast(null as {{ dbt.type_string() }}) as ticket_ref,
+        coalesce(subscribed_at, updated_at) as record_at
+    from {{ ref('stg_marketing__audience_members') }}
 
 ),
 
@@ -107,6 +145,8 @@ unioned as (
     select * from web_sessions
     union all
     select * from email_recipients
+    union all
+    select * from audience_members
 
 )
 
@@ -119,6 +159,9 @@ select
     phone,
     crm_contact_id,
     helpdesk_user_id,
+    crm_secondary_id,
+    order_ref,
+    ticket_ref,
     record_at
 from unioned
-where coalesce(email, phone, crm_contact_id, helpdesk_user_id) is not null
+where coalesce(email, phone, crm_contact_id, helpdesk_user_id, crm_secondary_id, order_ref, ticket_ref) is not null

@@ -30,6 +30,12 @@ with expected as (
         'marketing_web_sessions' as source_entity,
         count(*) as n
     from {{ ref('stg_marketing__web_sessions') }}
+    union all
+    select
+        'marketing_audience' as source_entity,
+        count(*) as n
+    from {{ ref('stg_marketing__audience_members') }}
+    where subscribed_at is not null
 ),
 
 actual as (
@@ -47,4 +53,4 @@ select
 from expected
 left join actual
     on expected.source_entity = actual.source_entity
-where coalesce(actual.n, 0) <> expected.n
+where coalesce(actual.n, 0) <> expected.n and not (expected.n = 0 and actual.n is null)

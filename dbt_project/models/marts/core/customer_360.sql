@@ -27,8 +27,13 @@ identifiers as (
 
 primary_contact as (
 
-    select * from {{ ref('int_customer_contacts_ranked') }}
-    where contact_rank = 1
+    select
+        contacts.*,
+        coalesce(companies.company_name, contacts.company_name) as account_name
+    from {{ ref('int_customer_contacts_ranked') }} as contacts
+    left join {{ ref('stg_crm__companies') }} as companies
+        on contacts.account_id = companies.company_id
+    where contacts.contact_rank = 1
 
 ),
 
@@ -138,6 +143,8 @@ joined as (
         coalesce(primary_contact.phone, identifiers.any_phone) as phone,
         primary_contact.first_name,
         primary_contact.last_name,
+        primary_contact.account_name as company_name,
+        primary_contact.contract_type,
         identifiers.email_addresses,
         identifiers.source_records,
         identifiers.source_systems,
@@ -173,8 +180,14 @@ joined as (
         scores.latest_ces_score,
         journey.current_stage as journey_stage,
         journey.current_stage_entered_at as journey_stage_entered_at,
-        primary_contact.cancelled_at is not null as is_churned,
+        coalesce(primary_contact.is_churned, false) as is_churned,
         primary_contact.cancelled_at as churned_at,
+        -- A paying customer: bought something, or the CRM says so (stage, or an explicit churn flag).
+        (
+            coalesce(order_totals.orders, 0) > 0
+            or primary_contact.lifecycle_stage in ('customer', 'evangelist')
+            or coalesce(primary_contact.has_churn_flag, false)
+        ) as is_paying_customer,
         activity.last_email_at,
         activity.last_web_at,
         activity.last_support_at,

@@ -18,6 +18,7 @@
     'survey_responses': {'model': ref('stg_survey__responses'), 'key': 'response_id'},
     'marketing_email_activity': {'model': ref('stg_marketing__email_activities'), 'key': 'email'},
     'marketing_web_sessions': {'model': ref('stg_marketing__web_sessions'), 'key': 'session_id'},
+    'marketing_audience': {'model': ref('stg_marketing__audience_members'), 'key': 'email'},
 } %}
 
 with identity as (
@@ -189,10 +190,30 @@ web_sessions as (
 
 ),
 
+audience_subscriptions as (
+
+    select
+        'marketing_audience' as source_entity,
+        email as record_key,
+        'email_subscribed' as touchpoint_type,
+        'email' as channel,
+        status as channel_detail,
+        'marketing' as source_system,
+        cast(null as {{ dbt.type_string() }}) as campaign,
+        subscribed_at as occurred_at,
+        _load_id
+    from {{ ref('stg_marketing__audience_members') }}
+    where subscribed_at is not null
+    {% if is_incremental() %}
+    and email in (select record_key from affected where source_entity = 'marketing_audience')
+    {% endif %}
+
+),
+
 events as (
 
     {% for cte in ['contacts', 'deals_created', 'purchases', 'tickets_created', 'tickets_solved',
-                   'survey_responses', 'web_sessions'] %}
+                   'survey_responses', 'web_sessions', 'audience_subscriptions'] %}
     select *, record_key as event_key from {{ cte }}
     union all
     {% endfor %}

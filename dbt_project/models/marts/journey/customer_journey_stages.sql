@@ -111,9 +111,10 @@ promoters as (
 
 churn as (
 
-    select customer_id, cancelled_at as churned_at
+    -- Exports with only a churn flag (no date) still make the customer churned, with no date.
+    select customer_id, cancelled_at as churned_at, is_churned
     from {{ ref('int_customer_contacts_ranked') }}
-    where contact_rank = 1 and cancelled_at is not null
+    where contact_rank = 1 and is_churned
 
 ),
 
@@ -132,6 +133,7 @@ stages as (
             else promoters.first_promoter_at
         end as loyalty_at,
         churn.churned_at,
+        coalesce(churn.is_churned, false) as is_churned,
         service.active_service_since
     from awareness
     left join consideration on awareness.customer_id = consideration.customer_id

@@ -12,7 +12,9 @@ renamed as (
 
     select
         -- ids
-        contact_id,
+        trim(contact_id) as contact_id,
+        nullif(trim(secondary_id), '') as secondary_id,
+        nullif(trim(account_id), '') as account_id,
 
         -- strings
         nullif(trim(first_name), '') as first_name,
@@ -24,6 +26,11 @@ renamed as (
         {{ snake_label('original_source') }} as acquisition_channel,
         nullif(trim(original_source_detail_1), '') as acquisition_source_detail,
         nullif(trim(original_source_detail_2), '') as acquisition_campaign,
+        nullif(trim(company_name), '') as company_name,
+        nullif(trim(contract_type), '') as contract_type,
+
+        -- booleans
+        is_churned as churned_flag,
 
         -- timestamps (UTC)
         created_at,
@@ -49,6 +56,9 @@ deduplicated as (
 
 select
     contact_id,
+    secondary_id,
+    account_id,
+    company_name,
     first_name,
     last_name,
     email,
@@ -58,11 +68,14 @@ select
     acquisition_channel,
     acquisition_source_detail,
     acquisition_campaign,
+    contract_type,
     created_at,
     updated_at,
     became_customer_at,
     cancelled_at,
-    cancelled_at is not null as is_churned,
+    -- Churned: a cancellation date, or an explicit churn flag for exports that carry no dates.
+    cancelled_at is not null or coalesce(churned_flag, false) as is_churned,
+    churned_flag is not null as has_churn_flag,
     _load_id,
     _source_file,
     _source_row

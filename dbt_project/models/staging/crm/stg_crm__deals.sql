@@ -12,8 +12,9 @@ renamed as (
 
     select
         -- ids
-        deal_id,
-        contact_id,
+        trim(deal_id) as deal_id,
+        nullif(trim(contact_id), '') as contact_id,
+        nullif(trim(account_id), '') as account_id,
 
         -- strings
         nullif(trim(deal_name), '') as deal_name,
@@ -22,6 +23,10 @@ renamed as (
 
         -- numerics
         cast(amount as {{ dbt.type_numeric() }}) as amount,
+        upper(nullif(trim(currency), '')) as currency,
+
+        -- booleans
+        is_won as won_flag,
 
         -- timestamps (UTC)
         created_at,
@@ -47,11 +52,14 @@ deduplicated as (
 select
     deal_id,
     contact_id,
+    account_id,
     deal_name,
     pipeline,
     deal_stage,
     amount,
-    deal_stage = 'closed_won' as is_won,
+    currency,
+    -- An explicit won flag (Salesforce IsWon) decides; otherwise the stage.
+    coalesce(won_flag, deal_stage = 'closed_won') as is_won,
     created_at,
     closed_at,
     updated_at,

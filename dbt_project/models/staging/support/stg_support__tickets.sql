@@ -12,11 +12,11 @@ renamed as (
 
     select
         -- ids
-        ticket_id,
-        requester_id,
+        trim(ticket_id) as ticket_id,
+        nullif(trim(requester_id), '') as requester_id,
         nullif(trim(requester_external_id), '') as requester_crm_contact_id,
-        assignee_id,
-        group_id,
+        nullif(trim(assignee_id), '') as assignee_id,
+        nullif(trim(group_id), '') as group_id,
 
         -- strings
         {{ normalize_email('requester_email') }} as requester_email,

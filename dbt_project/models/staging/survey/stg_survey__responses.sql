@@ -14,6 +14,8 @@ renamed as (
         -- ids
         trim(response_id) as response_id,
         nullif(trim(external_reference), '') as respondent_crm_contact_id,
+        nullif(trim(order_reference), '') as order_id,
+        nullif(trim(ticket_reference), '') as ticket_id,
 
         -- strings
         {{ normalize_email('recipient_email') }} as respondent_email,
@@ -52,6 +54,8 @@ deduplicated as (
 select
     response_id,
     respondent_crm_contact_id,
+    order_id,
+    ticket_id,
     respondent_email,
     distribution_channel,
     survey_trigger,
