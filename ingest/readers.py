@@ -117,7 +117,7 @@ def _resolve(spec: SourceSpec, path: Path, header: tuple[str, ...]) -> tuple[dic
             hits = [i for i, h in enumerate(header) if regex.search(h)]
             where = hits[:1]
         elif col.alternatives:
-            where = next(([i] for a in col.alternatives if (i := one(a, col)) is not None), [])
+            where = [i for a in col.alternatives if (i := one(a, col)) is not None]
         else:
             where = [one(s, col) for s in col.sources]
             where = [] if any(w is None for w in where) else where
@@ -205,9 +205,13 @@ def build_parse_plan(spec: SourceSpec, path: Path) -> ParsePlan:
         for col in spec.columns:
             if col.name in found:
                 parts = [ident(f"_c{i}") for i in found[col.name]]
-                value_of[col.name] = parts[0] if len(parts) == 1 else \
-                    f"nullif(concat_ws({p.add(col.join)}, {', '.join(parts)}), '')"
-                label_of[col.name] = " + ".join(header[i] for i in found[col.name])
+                if len(parts) == 1:
+                    value_of[col.name] = parts[0]
+                elif col.alternatives:  # from_any: the first of the columns that holds a value
+                    value_of[col.name] = f"coalesce({', '.join(f'nullif(trim({x}), {chr(39)}{chr(39)})' for x in parts)})"
+                else:  # several columns joined into one value (a composite key)
+                    value_of[col.name] = f"nullif(concat_ws({p.add(col.join)}, {', '.join(parts)}), '')"
+                label_of[col.name] = (" | " if col.alternatives else " + ").join(header[i] for i in found[col.name])
         blank = " AND ".join(f"{ident(f'_c{i}')} IS NULL" for i in range(len(header)))
         raw_record = ("CAST(json_object(" + ", ".join(f"{p.add(h)}, {ident(f'_c{i}')}" for i, h in enumerate(header))
                       + ") AS VARCHAR)")

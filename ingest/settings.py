@@ -41,7 +41,8 @@ def get_settings() -> Settings:
         warehouse=_path("CXW_WAREHOUSE", data_dir / "warehouse.duckdb"),
         landing_dir=_path("CXW_LANDING_DIR", data_dir / "landing"),
         publish_dir=_path("CXW_PUBLISH_DIR", data_dir / "published"),
-        specs_dirs=(Path(__file__).resolve().parent / "specs", *extra_specs),
+        # Built-in presets, then the user's mapping files (data/mappings/ and CXW_SPECS_DIRS).
+        specs_dirs=(Path(__file__).resolve().parent / "specs", data_dir / "mappings", *extra_specs),
         duckdb_threads=int(os.environ.get("CXW_DUCKDB_THREADS", os.cpu_count() or 2)),
         # DuckDB spills to disk beyond this; 4 GB keeps the whole pipeline well under the 6 GB budget.
         duckdb_memory_limit=os.environ.get("CXW_DUCKDB_MEMORY_LIMIT", "4GB"),

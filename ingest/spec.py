@@ -20,6 +20,7 @@ from .sql import sql_type
 
 FORMATS = ("csv", "jsonl")
 ENTITIES_FILE = Path(__file__).resolve().parent / "entities.yml"
+BUILTIN_SPECS_DIR = Path(__file__).resolve().parent / "specs"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _COLUMN_OPTIONS = {"from", "from_any", "from_pattern", "value", "map", "join", "multiply", "formats", "timezone",
                    "required", "default"}
@@ -247,6 +248,11 @@ def load_specs(dirs) -> list[SourceSpec]:
     return list(specs.values())
 
 
+def _specificity(spec: SourceSpec, relative_path: str) -> int:
+    path = PurePosixPath(relative_path)
+    return max(len(p.replace("*", "")) for p in spec.files if path.match(p) or fnmatch.fnmatch(str(path), p))
+
+
 def match_spec(specs: list[SourceSpec], relative_path: str, signature=None) -> SourceSpec | None:
     """The spec owning a landing file, or None.
 
@@ -255,12 +261,19 @@ def match_spec(specs: list[SourceSpec], relative_path: str, signature=None) -> S
     headers are all present, among the layouts of the file's source folder."""
     hits = [s for s in specs if s.matches(relative_path)]
     if len(hits) > 1:
-        # A mapping file for the same files wins over the built-in preset it replaces.
-        custom = [s for s in hits if "/specs/" not in s.spec_file.replace("\\", "/")]
+        # A mapping file for the same files wins over the built-in preset it replaces; otherwise the
+        # most specific pattern wins (survey/qualtrics_legacy*.csv over survey/qualtrics*.csv).
+        custom = [s for s in hits if BUILTIN_SPECS_DIR not in Path(s.spec_file).parents]
         if len(custom) == 1:
             return custom[0]
-        raise SpecError(f"file {relative_path!r} matches several layouts: {', '.join(s.name for s in hits)}; "
-                        "narrow their 'files' patterns")
+        pool = custom or hits
+        best = {s.name: _specificity(s, relative_path) for s in pool}
+        top = max(best.values())
+        winners = [s for s in pool if best[s.name] == top]
+        if len(winners) == 1:
+            return winners[0]
+        raise SpecError(f"file {relative_path!r} matches several layouts: {', '.join(s.name for s in winners)}; "
+                        "narrow their 'files' patterns or name one in a mapping file")
     if hits:
         return hits[0]
     if signature is None:

@@ -3,12 +3,12 @@
 with expected as (
     select
         'crm_contacts' as source_entity,
-        count(*) as n
+        count(created_at) as n
     from {{ ref('stg_crm__contacts') }}
     union all
     select
         'crm_deals' as source_entity,
-        count(*) + sum(case when is_won then 1 else 0 end) as n
+        count(created_at) + sum(case when is_won and coalesce(closed_at, created_at) is not null then 1 else 0 end) as n
     from {{ ref('stg_crm__deals') }}
     union all
     select

@@ -239,3 +239,5 @@ left join identity
     on
         events.source_entity = identity.source_entity
         and events.record_key = identity.record_key
+-- An export without dates (a churn file with only a flag) has records but no moments to place.
+where events.occurred_at is not null
