@@ -48,14 +48,22 @@ def cmd_ingest(args) -> int:
     try:
         report = ingest(con, landing, load_specs(settings.specs_dirs), entities=args.entity or None,
                         record_unrecognised=not args.entity, retry_failed=args.retry_failed,
-                        progress=lambda r: log.info("%-8s %s %s", r.status, r.source_file,
-                                                    r.note or r.error or f"{r.rows_loaded:,} rows, "
-                                                    f"{r.rows_rejected:,} rejected"))
+                        progress=lambda r: log.info("%-8s %s %s", r.status, r.source_file, describe(r)))
     finally:
         con.close()
     _print_totals(report.totals())
     print(f"warehouse: {args.warehouse or settings.warehouse}")
     return 1 if report.by_status("failed") and args.strict else 0
+
+
+def describe(result) -> str:
+    """One line about a file's load: counts, error, or why it was skipped, and any note."""
+    if result.status == "skipped":
+        return result.note
+    if result.rows_read is None:
+        return result.error or ""
+    text = f"{result.rows_loaded:,} rows, {result.rows_rejected:,} rejected"
+    return "; ".join(x for x in (text, result.error, result.note) if x)
 
 
 def _has_manifest(con) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from .readers import REJECTS_SCAN, REJECTS_TABLE, FileError, build_parse_plan, file_signature
+from .readers import REJECTS_SCAN, REJECTS_TABLE, FileError, build_parse_plan, file_signature, readable_path
 from .spec import SourceSpec, SpecError, load_entities, match_spec
 from .sql import ident, qualified
 from .warehouse import OPS_SCHEMA, RAW_SCHEMA, ensure_ops, ensure_raw_table
@@ -103,7 +103,8 @@ def discover(landing_dir: Path) -> list[tuple[str, Path, str | None]]:
 
 def _signature(path: Path) -> tuple[str, ...]:
     """Header names or JSON keys of a file no spec pattern claims, to recognise its layout."""
-    fmt = "jsonl" if path.suffix.lower() in (".jsonl", ".json", ".ndjson") else "csv"
+    name = path.name.lower().removesuffix(".gz")
+    fmt = "jsonl" if name.endswith((".jsonl", ".json", ".ndjson")) else "csv"
     return file_signature(fmt, path)
 
 
@@ -141,10 +142,22 @@ def load_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, path: 
     stat = path.stat()
     mtime = datetime.fromtimestamp(stat.st_mtime, timezone.utc).replace(tzinfo=None)
     log.info("loading %s into raw.%s (%.1f MB)", rel, spec.entity, stat.st_size / 1e6)
+    read_path = path
     try:
-        plan = build_parse_plan(spec, path)
-    except FileError as exc:
+        read_path = readable_path(spec, path)
+        plan = build_parse_plan(spec, path, read_path)
+    except (FileError, UnicodeError, LookupError) as exc:
+        if read_path != path:
+            read_path.unlink(missing_ok=True)
         return _record_failure(con, rel, path, spec, digest, started, str(exc), stat.st_size, mtime)
+    try:
+        return _load_plan(con, spec, rel, path, digest, plan, started, stat, mtime, t0)
+    finally:
+        if read_path != path:
+            read_path.unlink(missing_ok=True)
+
+
+def _load_plan(con, spec, rel, path, digest, plan, started, stat, mtime, t0) -> FileResult:
 
     ensure_raw_table(con, load_entities()[spec.entity])
     con.begin()
@@ -202,10 +215,11 @@ def load_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, path: 
         con.execute(
             f"INSERT INTO {OPS_SCHEMA}.load_manifest (load_id, entity, source, source_file, file_size, file_mtime, "
             "content_hash, rows_read, rows_loaded, rows_rejected, status, error, started_at, finished_at, duration_s, "
-            "supersedes, validation_status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "supersedes, validation_status, layout, missing_columns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [load_id, spec.entity, spec.source, rel, stat.st_size, mtime, digest, read, loaded, rejected, status,
              plan.file_error, started, _now(), time.perf_counter() - t0, previous if status == "loaded" else None,
-             "pending" if status == "loaded" else None])
+             "pending" if status == "loaded" else None, spec.name,
+             ", ".join(plan.missing_optional) or None])
         if previous is not None and status == "loaded":
             # A new version of a file under the same name replaces the old one (e.g. a corrected export).
             con.execute(f"UPDATE {OPS_SCHEMA}.load_manifest SET superseded_by = ? WHERE source_file = ? "
@@ -221,9 +235,14 @@ def load_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, path: 
     if plan.file_error:
         log.error("load %s failed: %s (%d rows recorded as rejected)", rel, plan.file_error, rejected)
     else:
-        log.info("loaded %s into raw.%s: %d rows, %d rejected, %.2fs", rel, spec.entity, loaded, rejected, seconds)
+        log.info("loaded %s into raw.%s (%s): %d rows, %d rejected, %.2fs", rel, spec.entity, spec.name, loaded,
+                 rejected, seconds)
+    if plan.missing_optional:
+        # Not an error (exports often leave columns out), but a renamed column would look the same.
+        log.warning("%s: no column for %s in this file (left empty)", rel, ", ".join(plan.missing_optional))
     return FileResult(rel, spec.entity, status, load_id=load_id, rows_read=read, rows_loaded=loaded,
-                      rows_rejected=rejected, error=plan.file_error, seconds=seconds)
+                      rows_rejected=rejected, error=plan.file_error, seconds=seconds,
+                      note=f"no column for {', '.join(plan.missing_optional)}" if plan.missing_optional else "")
 
 
 def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[SourceSpec],

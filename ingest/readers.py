@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
+import io
 import json
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,37 +53,90 @@ class ParsePlan:
     skip_lines: int = 0
 
 
+# Encodings DuckDB's CSV reader decodes itself; any other is transcoded to UTF-8 first (streamed).
+DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "iso8859-1": "latin-1", "latin-1": "latin-1"}
+
+
 def _python_encoding(spec: SourceSpec) -> str:
     return "utf-8-sig" if codecs.lookup(spec.encoding).name == "utf-8" else spec.encoding
 
 
+def open_text(path: Path, encoding: str, errors: str = "strict"):
+    """Open a landing file as text, gzip-compressed or not."""
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rt", encoding=encoding, newline="", errors=errors)
+    return open(path, encoding=encoding, newline="", errors=errors)
+
+
+def readable_path(spec: SourceSpec, path: Path, workdir: Path | None = None) -> Path:
+    """A path DuckDB can read with its own decoder: the file itself, or a UTF-8 copy of a file in an
+    encoding DuckDB does not know (Windows-1252 and the like), made by streaming in 1 MB chunks."""
+    name = codecs.lookup(spec.encoding).name
+    if name in DUCKDB_ENCODINGS:
+        return path
+    fd, tmp = tempfile.mkstemp(suffix=".utf8.csv", dir=workdir)
+    with open(fd, "w", encoding="utf-8", newline="") as out, open_text(path, spec.encoding, errors="replace") as src:
+        shutil.copyfileobj(src, out, 1024 * 1024)
+    return Path(tmp)
+
+
 def _duckdb_encoding(encoding: str) -> str:
-    name = codecs.lookup(encoding).name
-    return {"utf-8": "utf-8", "utf-16": "utf-16", "latin-1": "latin-1", "iso8859-1": "latin-1",
-            "cp1252": "latin-1"}.get(name, name)
+    return DUCKDB_ENCODINGS.get(codecs.lookup(encoding).name, "utf-8")
 
 
 def read_csv_header(spec: SourceSpec, path: Path) -> tuple[str, ...]:
     """The header record of a CSV file (after `skip_lines` title lines), decoded with the spec's
-    encoding (a UTF-8 BOM is dropped)."""
+    encoding (a UTF-8 BOM is dropped). Only the header's own bytes are decoded, so a bad byte in a
+    data row rejects that row later instead of failing the whole file here."""
+    encoding = _python_encoding(spec)
     try:
-        with open(path, encoding=_python_encoding(spec), newline="", errors="strict") as fh:
-            for _ in range(spec.skip_lines):
-                fh.readline()
-            header = next(csv.reader(fh, delimiter=spec.delimiter, quotechar=spec.quote), None)
+        if codecs.lookup(spec.encoding).name in ("utf-8", "iso8859-1", "latin-1", "cp1252") and \
+                codecs.lookup(spec.encoding).name != "utf-16":
+            header = _first_record_bytewise(spec, path, encoding)
+        else:
+            with open_text(path, encoding) as fh:
+                for _ in range(spec.skip_lines):
+                    fh.readline()
+                header = next(csv.reader(fh, delimiter=spec.delimiter, quotechar=spec.quote), None)
     except UnicodeDecodeError as exc:
         raise FileError(f"{path.name}: header is not valid {spec.encoding} text ({exc.reason} at byte {exc.start}); "
                         "set reader.encoding in a mapping file (docs/SOURCES.md)")
-    except csv.Error as exc:
+    except (csv.Error, OSError, EOFError) as exc:  # OSError: not really gzip; EOFError: truncated gzip
         raise FileError(f"{path.name}: cannot read the header row: {exc}")
     if not header or not any(h.strip() for h in header):
         raise FileError(f"{path.name}: file is empty (no header row)")
     return tuple(header)
 
 
+def _first_record_bytewise(spec: SourceSpec, path: Path, encoding: str) -> list[str] | None:
+    """Decode line by line only until the first record (which may span lines inside quotes) ends."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as fh:
+        if b"\x00" in fh.peek(4096)[:4096] if hasattr(fh, "peek") else False:
+            raise FileError(f"{path.name}: binary content (NUL bytes), not a text export; a spreadsheet or an "
+                            "archive needs to be saved as CSV first")
+        for _ in range(spec.skip_lines):
+            fh.readline()
+        text = ""
+        first = True
+        while True:
+            line = fh.readline(MAX_LINE_BYTES)
+            if not line:
+                break
+            if first:
+                line = line.removeprefix(codecs.BOM_UTF8) if encoding == "utf-8-sig" else line
+                first = False
+            text += line.decode(encoding.replace("-sig", ""))
+            if text.count(spec.quote) % 2 == 0:  # quotes balanced: the record is complete
+                break
+    if not text:
+        return None
+    return next(csv.reader(io.StringIO(text), delimiter=spec.delimiter, quotechar=spec.quote), None)
+
+
 def file_signature(spec_format: str, path: Path, encoding: str = "utf-8", skip_lines: int = 0) -> tuple[str, ...]:
     """Header names (csv) or top-level keys of the first record (jsonl), to recognise a layout."""
-    with open(path, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="", errors="replace") as fh:
+    with open_text(path, "utf-8-sig" if encoding == "utf-8" else encoding, errors="replace") as fh:
         if spec_format == "jsonl":
             for line in fh:
                 if line.strip():
@@ -184,9 +241,10 @@ def _mapped(col: ColumnSpec, value: str, p: Params) -> str:
     return f"CASE lower(trim({value})) {cases} ELSE {value} END"
 
 
-def build_parse_plan(spec: SourceSpec, path: Path) -> ParsePlan:
+def build_parse_plan(spec: SourceSpec, path: Path, read_path: Path | None = None) -> ParsePlan:
+    """`read_path` is what DuckDB reads (a UTF-8 copy, see readable_path); `path` names the file."""
     p = Params()
-    file_param = p.add(str(path))
+    file_param = p.add(str(read_path or path))
     value_of: dict[str, str] = {}  # canonical field -> VARCHAR SQL expression of its source value
     label_of: dict[str, str] = {}  # canonical field -> header name or JSON path, shown in reasons
     file_error = None
@@ -199,7 +257,8 @@ def build_parse_plan(spec: SourceSpec, path: Path) -> ParsePlan:
         columns = "{" + ", ".join(f"'_c{i}': 'VARCHAR'" for i in range(len(header))) + "}"
         source = (f"read_csv({file_param}, header=false, auto_detect=false, columns={columns}, "
                   f"delim={p.add(spec.delimiter)}, quote={p.add(spec.quote)}, escape={p.add(spec.quote)}, "
-                  f"encoding={p.add(_duckdb_encoding(spec.encoding))}, skip={int(spec.skip_lines)}, "
+                  f"encoding={p.add(_duckdb_encoding(spec.encoding) if read_path in (None, path) else 'utf-8')}, "
+                  f"skip={int(spec.skip_lines)}, "
                   f"max_line_size={MAX_LINE_BYTES}, strict_mode=true, store_rejects=true, "
                   f"rejects_table='{REJECTS_TABLE}', rejects_scan='{REJECTS_SCAN}', parallel=true) WITH ORDINALITY")
         for col in spec.columns:

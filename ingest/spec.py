@@ -108,8 +108,10 @@ class SourceSpec:
         return self.entity
 
     def matches(self, relative_path: str) -> bool:
-        path = PurePosixPath(relative_path)
-        return any(path.match(pattern) or fnmatch.fnmatch(str(path), pattern) for pattern in self.files)
+        # A gzip-compressed export (contacts.csv.gz) is read like the file inside it.
+        names = [relative_path] + ([relative_path[:-3]] if relative_path.lower().endswith(".gz") else [])
+        return any(PurePosixPath(n).match(pattern) or fnmatch.fnmatch(n, pattern)
+                   for n in names for pattern in self.files)
 
 
 def _require(doc: dict, key: str, where: str):
@@ -249,8 +251,10 @@ def load_specs(dirs) -> list[SourceSpec]:
 
 
 def _specificity(spec: SourceSpec, relative_path: str) -> int:
-    path = PurePosixPath(relative_path)
-    return max(len(p.replace("*", "")) for p in spec.files if path.match(p) or fnmatch.fnmatch(str(path), p))
+    name = relative_path[:-3] if relative_path.lower().endswith(".gz") else relative_path
+    path = PurePosixPath(name)
+    return max((len(p.replace("*", "")) for p in spec.files if path.match(p) or fnmatch.fnmatch(name, p)),
+               default=0)
 
 
 def match_spec(specs: list[SourceSpec], relative_path: str, signature=None) -> SourceSpec | None:

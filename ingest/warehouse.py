@@ -49,7 +49,9 @@ CREATE TABLE IF NOT EXISTS {OPS_SCHEMA}.load_manifest (
     validation_summary VARCHAR,
     validated_at       TIMESTAMP,
     released_at        TIMESTAMP,
-    released_by        VARCHAR
+    released_by        VARCHAR,
+    layout             VARCHAR,          -- the preset or mapping that read the file
+    missing_columns    VARCHAR           -- fields the layout reads that this file did not have (left NULL)
 );
 CREATE TABLE IF NOT EXISTS {OPS_SCHEMA}.load_rejects (
     load_id      BIGINT NOT NULL,
@@ -97,6 +99,9 @@ def connect(path: Path | str | None = None, *, read_only: bool = False, wait_s: 
 
 def ensure_ops(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(OPS_DDL)
+    # Warehouses made by an earlier version get the columns added since.
+    for column in ("layout", "missing_columns"):
+        con.execute(f"ALTER TABLE {OPS_SCHEMA}.load_manifest ADD COLUMN IF NOT EXISTS {column} VARCHAR")
 
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, entity: EntityDef | SourceSpec) -> None:
