@@ -283,18 +283,31 @@ def build_parse_plan(spec: SourceSpec, path: Path, read_path: Path | None = None
                   f"delim={p.add(JSONL_SEPARATOR)}, quote='', escape='', max_line_size={MAX_LINE_BYTES}, "
                   f"store_rejects=true, rejects_table='{REJECTS_TABLE}', rejects_scan='{REJECTS_SCAN}') "
                   f"WITH ORDINALITY")
-        # Decode once; JSON functions raise on malformed text, so invalid lines carry a NULL document.
-        source = f"(SELECT *, CASE WHEN json_valid(_line) THEN _line END AS _json FROM {source})"
+        # Every path is extracted in one call per line (one parse of the JSON text, not one per field);
+        # JSON functions raise on malformed text, so invalid lines carry a NULL document.
+        paths: list[str] = []
+        for col in spec.columns:
+            for x in (col.sources or ()) + (col.alternatives or ()):
+                if x not in paths:
+                    paths.append(x)
+        extract = (f"json_extract_string(_json, [{', '.join(p.add(x) for x in paths)}])" if paths
+                   else "CAST(NULL AS VARCHAR[])")
+        source = (f"(SELECT *, {extract} AS _v FROM "
+                  f"(SELECT *, CASE WHEN json_valid(_line) THEN _line END AS _json FROM {source}))")
+
+        def slot(path: str) -> str:
+            return f"_v[{paths.index(path) + 1}]"
+
         for col in spec.columns:
             if col.has_value:
                 continue
-            paths = list(col.sources or col.alternatives[:1])
-            parts = [f"json_extract_string(_json, {p.add(x)})" for x in paths]
             if col.alternatives:
-                parts = [f"coalesce({', '.join(f'json_extract_string(_json, {p.add(x)})' for x in col.alternatives)})"]
+                parts = [f"coalesce({', '.join(slot(x) for x in col.alternatives)})"]
+            else:
+                parts = [slot(x) for x in col.sources]
             value_of[col.name] = parts[0] if len(parts) == 1 else \
                 f"nullif(concat_ws({p.add(col.join)}, {', '.join(parts)}), '')"
-            label_of[col.name] = " + ".join(paths) or " | ".join(col.alternatives)
+            label_of[col.name] = " + ".join(col.sources) or " | ".join(col.alternatives)
         blank = "_line IS NULL OR trim(_line) = ''"
         raw_record = "_line"
         structural = ("CASE WHEN _json IS NULL THEN 'line is not valid JSON' "
