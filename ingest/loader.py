@@ -167,6 +167,8 @@ def _load_plan(con, spec, rel, path, digest, plan, started, stat, mtime, t0) -> 
             con.execute(f"DROP TABLE IF EXISTS temp.{ident(t)}")
         con.execute(f"CREATE TEMP TABLE {ident(PARSED)} AS {plan.sql}", plan.params)
         # DuckDB reports structurally broken records (ragged, bad quoting, too long) by record number.
+        any_structural = con.execute(f"SELECT count(*) FROM temp.{ident(REJECTS_TABLE)} WHERE line > ?",
+                                     [spec.header_rows + spec.skip_lines]).fetchone()[0]
         con.execute(f"""
             CREATE TEMP TABLE {ident(STRUCTURAL)} AS
             SELECT line AS record_no, row_number() OVER (ORDER BY line) AS rank_no,
@@ -174,10 +176,10 @@ def _load_plan(con, spec, rel, path, digest, plan, started, stat, mtime, t0) -> 
                    string_agg(DISTINCT error_type || ': ' || error_message, '; ') AS reason,
                    min(csv_line) AS raw_record
             FROM temp.{ident(REJECTS_TABLE)}
-            WHERE line > ?
+            WHERE line > ? AND ?
             GROUP BY line
-        """, [spec.header_rows + spec.skip_lines])
-        n_structural = con.execute(f"SELECT count(*) FROM {ident(STRUCTURAL)}").fetchone()[0]
+        """, [spec.header_rows + spec.skip_lines, any_structural > 0])
+        n_structural = con.execute(f"SELECT count(*) FROM {ident(STRUCTURAL)}").fetchone()[0] if any_structural else 0
         loaded_at = _now()
         columns = [c.name for c in spec.columns]
         col_list = ", ".join(ident(c) for c in columns)

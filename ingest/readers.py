@@ -211,9 +211,11 @@ def _typed(col: ColumnSpec, value: str, spec: SourceSpec, p: Params) -> str:
         tz = p.add(col.timezone or spec.timestamps.timezone)
         # An explicit offset (or Z) wins; otherwise the value is wall-clock time in the spec's zone.
         # Everything is stored as UTC without a zone, which every BI tool and engine reads the same way.
-        return (f"timezone('UTC', coalesce("
-                f"try_strptime(regexp_replace({stripped}, '(Z|z)$', '+00:00'), {zoned}), "
-                f"timezone({tz}, try_strptime({stripped}, {naive}))))")
+        # The offset formats are only tried on values that can carry one (a cheap test on the end).
+        wall_clock = f"timezone({tz}, try_strptime({stripped}, {naive}))"
+        return (f"timezone('UTC', CASE WHEN right({stripped}, 1) IN ('Z', 'z') OR substr({stripped}, -6, 1) "
+                f"IN ('+', '-') OR substr({stripped}, -5, 1) IN ('+', '-') THEN coalesce(try_strptime("
+                f"regexp_replace({stripped}, '(Z|z)$', '+00:00'), {zoned}), {wall_clock}) ELSE {wall_clock} END)")
     if col.type == "DATE":
         formats = p.add(list(col.formats or spec.timestamps.formats) + ["%Y-%m-%d"])
         return f"coalesce(TRY_CAST({stripped} AS DATE), CAST(try_strptime({stripped}, {formats}) AS DATE))"
@@ -308,7 +310,8 @@ def build_parse_plan(spec: SourceSpec, path: Path, read_path: Path | None = None
             value_of[col.name] = parts[0] if len(parts) == 1 else \
                 f"nullif(concat_ws({p.add(col.join)}, {', '.join(parts)}), '')"
             label_of[col.name] = " + ".join(col.sources) or " | ".join(col.alternatives)
-        blank = "_line IS NULL OR trim(_line) = ''"
+        # Blank: nothing but JSON whitespace (space, tab, carriage return).
+        blank = "_line IS NULL OR regexp_full_match(_line, '[ \\t\\r]*')"
         raw_record = "_line"
         structural = ("CASE WHEN _json IS NULL THEN 'line is not valid JSON' "
                       "WHEN json_type(_json) <> 'OBJECT' THEN 'line is not a JSON object' END")
