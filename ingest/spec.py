@@ -9,6 +9,7 @@ docs/SOURCES.md documents every option.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -121,7 +122,14 @@ def _require(doc: dict, key: str, where: str):
 
 
 def load_entities(path: Path = ENTITIES_FILE) -> dict[str, EntityDef]:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """The canonical entities (parsed once per process and file version)."""
+    stat = path.stat()
+    return _load_entities(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_entities(path: str, _mtime_ns: int, _size: int) -> dict[str, EntityDef]:
+    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     entities = {}
     for name, body in doc.items():
         fields = {}

@@ -83,6 +83,22 @@ def test_incremental_models_match_full_refresh_through_reruns_late_rows_and_supe
             assert con.execute("SELECT count(*) FROM marts.touchpoints").fetchone()[0] > base_rows
         assert_incremental_equals_full_refresh(warehouse, tmp_path)
 
+        # 1b. A solved ticket is reopened: its ticket_solved touchpoint must go.
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            ticket_id, created, email = con.execute(
+                "SELECT t.ticket_id, strftime(t.created_at, '%Y-%m-%dT%H:%M:%SZ'), s.requester_email "
+                "FROM marts.support_tickets t JOIN staging.stg_support__tickets s USING (ticket_id) "
+                "WHERE t.is_solved AND t.solved_at IS NOT NULL ORDER BY t.ticket_id LIMIT 1").fetchone()
+        reopened = {"id": int(ticket_id), "created_at": created, "updated_at": "2026-11-02T09:00:00Z",
+                    "status": "open", "via": {"channel": "email"}, "requester": {"email": email}}
+        (landing / "support" / "zendesk_tickets_reopened.jsonl").write_text(json.dumps(reopened) + "\n")
+        load_new_files(warehouse)
+        dbt_run(warehouse, target)
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            assert con.execute("SELECT count(*) FROM marts.touchpoints WHERE record_key = ? "
+                               "AND touchpoint_type = 'ticket_solved'", [ticket_id]).fetchone()[0] == 0
+        assert_incremental_equals_full_refresh(warehouse, tmp_path)
+
         # 2. The same export sent again under another name: nothing may be counted twice.
         tickets = sorted((landing / "support").glob("zendesk_tickets_2026-*.jsonl"))[-1]
         shutil.copy(tickets, landing / "support" / "zendesk_tickets_resent.jsonl")

@@ -1,6 +1,7 @@
--- The identifier graph: nodes are identifiers (email, phone, CRM id, help-desk user id), and two
--- identifiers are linked when one source record carries both. Each record links its identifiers
--- to its strongest one (a star), which keeps the graph small and connected the same way.
+-- The identifier graph: nodes are identifiers (email, phone, CRM id, help-desk user id, record
+-- references), and two identifiers are linked when one source record carries both. Each identity
+-- signature links its identifiers to its strongest one (a star), which keeps the graph small and
+-- connected the same way.
 with record_identifiers as (
 
     select * from {{ ref('int_identity_record_identifiers') }}
@@ -13,13 +14,13 @@ shared_identifiers as (
 
     select ri.identifier
     from record_identifiers as ri
-    inner join {{ ref('int_identity_records_unioned') }} as r
-        on ri.record_id = r.record_id
+    inner join {{ ref('int_identity_signatures') }} as s
+        on ri.identity_signature = s.identity_signature
     where
         ri.identifier_kind in ('email', 'phone')
-        and r.crm_contact_id is not null
+        and s.crm_contact_id is not null
     group by ri.identifier
-    having count(distinct r.crm_contact_id) > {{ var('identity_max_contacts_per_identifier') }}
+    having count(distinct s.crm_contact_id) > {{ var('identity_max_contacts_per_identifier') }}
 
 ),
 
@@ -38,7 +39,7 @@ anchored as (
     select
         usable.*,
         first_value(usable.identifier) over (
-            partition by usable.record_id order by usable.kind_priority, usable.identifier
+            partition by usable.identity_signature order by usable.kind_priority, usable.identifier
         ) as anchor_identifier
     from usable
 

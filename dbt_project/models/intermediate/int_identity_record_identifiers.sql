@@ -1,5 +1,6 @@
--- The identifiers of every identity record, one row each, as `<kind>:<value>` nodes of the
--- identifier graph. kind_priority orders the kinds from strongest to weakest evidence of a person.
+-- The identifiers of every identity signature, one row each, as `<kind>:<value>` nodes of the
+-- identifier graph, with the number of records behind the signature. kind_priority orders the kinds
+-- from strongest to weakest evidence of a person.
 {%- set kinds = [
     ('crm_id', 'crm_contact_id', 1),
     ('crm_id', 'crm_secondary_id', 1),
@@ -10,19 +11,20 @@
     ('ticket_ref', 'ticket_ref', 6),
 ] %}
 
-with records as (
+with signatures as (
 
-    select * from {{ ref('int_identity_records_unioned') }}
+    select * from {{ ref('int_identity_signatures') }}
 
 )
 
 {% for kind, column, priority in kinds %}
 select
-    record_id,
+    identity_signature,
+    records,
     '{{ kind }}' as identifier_kind,
     {{ priority }} as kind_priority,
     '{{ kind }}:' || {{ column }} as identifier
-from records
+from signatures
 where {{ column }} is not null
 {% if not loop.last %}union all{% endif %}
 {% endfor %}

@@ -5,7 +5,7 @@ with records as (
 
 ),
 
-record_identifiers as (
+signature_identifiers as (
 
     select * from {{ ref('int_identity_record_identifiers') }}
 
@@ -14,32 +14,32 @@ record_identifiers as (
 clustered as (
 
     select
-        ri.*,
+        si.*,
         c.cluster_label,
         -- How many records carry this identifier: shared ones are what links records together.
-        count(*) over (partition by ri.identifier) as records_with_identifier
-    from record_identifiers as ri
+        sum(si.records) over (partition by si.identifier) as records_with_identifier
+    from signature_identifiers as si
     inner join {{ ref('int_identifiers_clustered') }} as c
-        on ri.identifier = c.identifier
+        on si.identifier = c.identifier
 
 ),
 
-per_record as (
+per_signature as (
 
     select
-        record_id,
+        identity_signature,
         min(cluster_label) as cluster_label,
         -- The strongest identifier this record shares with another record (crm id > email > phone ...).
         min(case when records_with_identifier > 1 then kind_priority end) as matched_priority
     from clustered
-    group by record_id
+    group by identity_signature
 
 )
 
 select
     records.record_id,
     case
-        when per_record.cluster_label is not null then {{ surrogate_key(['per_record.cluster_label']) }}
+        when per_signature.cluster_label is not null then {{ surrogate_key(['per_signature.cluster_label']) }}
     end as customer_id,
     records.source_system,
     records.source_entity,
@@ -50,16 +50,16 @@ select
     records.helpdesk_user_id,
     records.record_at,
     case
-        when per_record.cluster_label is null then 'unresolved'
-        when per_record.matched_priority = 1 then 'crm_id'
-        when per_record.matched_priority = 2 then 'email'
-        when per_record.matched_priority = 3 then 'phone'
-        when per_record.matched_priority = 4 then 'helpdesk_user'
-        when per_record.matched_priority = 5 then 'order_ref'
-        when per_record.matched_priority = 6 then 'ticket_ref'
+        when per_signature.cluster_label is null then 'unresolved'
+        when per_signature.matched_priority = 1 then 'crm_id'
+        when per_signature.matched_priority = 2 then 'email'
+        when per_signature.matched_priority = 3 then 'phone'
+        when per_signature.matched_priority = 4 then 'helpdesk_user'
+        when per_signature.matched_priority = 5 then 'order_ref'
+        when per_signature.matched_priority = 6 then 'ticket_ref'
         else 'single_record'
     end as match_rule,
-    per_record.cluster_label
+    per_signature.cluster_label
 from records
-left join per_record
-    on records.record_id = per_record.record_id
+left join per_signature
+    on records.identity_signature = per_signature.identity_signature

@@ -132,6 +132,25 @@ audience_members as (
 
 ),
 
+-- Orders and tickets that some other record names (a review of an order, a survey about a
+-- ticket). Only these need their own reference identifier; without one, a deal is identified by its
+-- contact alone, which lets the many records of one person share one identity signature.
+referenced_orders as (
+
+    select distinct order_id as order_ref
+    from {{ ref('stg_survey__responses') }}
+    where order_id is not null
+
+),
+
+referenced_tickets as (
+
+    select distinct ticket_id as ticket_ref
+    from {{ ref('stg_survey__responses') }}
+    where ticket_id is not null
+
+),
+
 unioned as (
 
     select * from contacts
@@ -148,6 +167,34 @@ unioned as (
     union all
     select * from audience_members
 
+),
+
+pruned as (
+
+    select
+        unioned.source_system,
+        unioned.source_entity,
+        unioned.record_key,
+        unioned.email,
+        unioned.phone,
+        unioned.crm_contact_id,
+        unioned.helpdesk_user_id,
+        unioned.crm_secondary_id,
+        case
+            when unioned.source_entity <> 'crm_deals' or referenced_orders.order_ref is not null
+                then unioned.order_ref
+        end as order_ref,
+        case
+            when unioned.source_entity <> 'support_tickets' or referenced_tickets.ticket_ref is not null
+                then unioned.ticket_ref
+        end as ticket_ref,
+        unioned.record_at
+    from unioned
+    left join referenced_orders
+        on unioned.source_entity = 'crm_deals' and unioned.order_ref = referenced_orders.order_ref
+    left join referenced_tickets
+        on unioned.source_entity = 'support_tickets' and unioned.ticket_ref = referenced_tickets.ticket_ref
+
 )
 
 select
@@ -162,6 +209,10 @@ select
     crm_secondary_id,
     order_ref,
     ticket_ref,
+    -- Records carrying the same identifiers are the same person: identity is worked out once per
+    -- signature (a few million at most), not once per record (tens of millions of sessions and actions).
+    {{ surrogate_key(['email', 'phone', 'crm_contact_id', 'helpdesk_user_id', 'crm_secondary_id', 'order_ref',
+                      'ticket_ref']) }} as identity_signature,
     record_at
-from unioned
+from pruned
 where coalesce(email, phone, crm_contact_id, helpdesk_user_id, crm_secondary_id, order_ref, ticket_ref) is not null

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='touchpoint_id',
+        unique_key=['source_entity', 'record_key'],
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
         post_hook="{{ delete_rows_of_invisible_loads() }}"
@@ -10,7 +10,8 @@
 -- depends_on: {{ ref('stg_ops__loads') }}
 -- Every interaction from every source system as one row: the omnichannel journey of each customer.
 -- Anonymous interactions (a web session nobody logged into) keep a NULL customer_id.
--- Incremental: a run recomputes only the records that changed (macros/incremental.sql).
+-- Incremental: a run recomputes only the records that changed (macros/incremental.sql), replacing
+-- all of a changed record's touchpoints: a reopened ticket loses its ticket_solved touchpoint.
 {%- set sources = {
     'crm_contacts': {'model': ref('stg_crm__contacts'), 'key': 'cast(contact_id as ' ~ dbt.type_string() ~ ')'},
     'crm_deals': {'model': ref('stg_crm__deals'), 'key': 'cast(deal_id as ' ~ dbt.type_string() ~ ')'},

@@ -1,0 +1,105 @@
+"""The benchmark runs end to end at a tiny scale, so it cannot rot. Not a timed test: no speed is asserted.
+
+Every phase must be in the result with a positive time, and the rows it reports must be what the
+warehouse it left behind holds (each pipeline phase keeps its warehouse as snapshots/<phase>.duckdb).
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from bench import run as bench_run
+from bench.phases import PIPELINE, expand, pipeline_chain
+
+
+def _raw_rows(con) -> int:
+    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'").fetchall()]
+    return sum(con.execute(f'SELECT count(*) FROM raw."{t}"').fetchone()[0] for t in tables)
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    # 2,500 customers: every monthly export holds rows. Smaller scales have empty months, whose row-count
+    # warning makes the validation re-run its batch load by load, which doubles this test's time.
+    root = tmp_path_factory.mktemp("bench")
+    out = root / "result.json"
+    result = bench_run.main(["--customers", "2500", "--seed", "7", "--repeat", "1", "--workdir", str(root / "work"),
+                             "--keep-snapshots", "--out", str(out)])
+    return result, root / "work", json.loads(out.read_text())
+
+
+def test_result_has_every_phase_with_positive_times(bench):
+    result, _, written = bench
+    assert written["phases"].keys() == result["phases"].keys()
+    expected = {p.name for p in PIPELINE if p.available()} | {"bare_duckdb"}
+    assert set(result["phases"]) == expected
+    for name, phase in result["phases"].items():
+        assert phase["seconds"] > 0 and phase["process_seconds"] > 0, name
+        assert phase["peak_rss_mb"] > 0, name
+        assert phase["rows"] > 0 and phase["rows_per_s"] > 0, name
+        assert phase["repeats"] == 1 and not phase["prerequisite"], name
+    for name in ("dbt_build", "incremental_dbt_build"):  # dbt ran (its data tests are other tests' business)
+        detail = result["phases"][name]["detail"]
+        assert detail["returncode"] in (0, 1) and detail["node_statuses"].get("success", 0) > 0, detail
+        assert result["phases"][name]["ok"] == (detail["returncode"] == 0)
+    for key in ("ingest_vs_bare_duckdb", "validation_over_ingest", "incremental_dbt_over_full_dbt",
+                "incremental_total_over_full_total"):
+        assert result["ratios"][key] > 0, key
+    assert {t["target"] for t in result["targets"]} >= {"ingest_vs_bare_duckdb", "full_pipeline_peak_mb"}
+    assert "| ingest |" in bench_run.markdown(result)
+
+
+def test_row_counts_match_the_warehouses(bench):
+    result, work, _ = bench
+    phases = result["phases"]
+    snap = work / "snapshots"
+    with duckdb.connect(str(snap / "ingest.duckdb"), read_only=True) as con:
+        read, loaded = con.execute("SELECT sum(rows_read), sum(rows_loaded) FROM ops.load_manifest").fetchone()
+        assert phases["ingest"]["rows"] == read
+        assert phases["ingest"]["detail"]["rows_loaded"] == loaded == _raw_rows(con)
+        assert con.execute("SELECT count(*) FROM ops.load_manifest").fetchone()[0] == \
+            phases["ingest"]["detail"]["files_loaded"] + phases["ingest"]["detail"]["files_failed"]
+    with duckdb.connect(str(snap / "validation.duckdb"), read_only=True) as con:
+        validated = con.execute("SELECT sum(rows_loaded) FROM ops.load_manifest "
+                                "WHERE validation_status IN ('passed', 'warned', 'quarantined')").fetchone()[0]
+        assert phases["validation"]["rows"] == validated
+    with duckdb.connect(str(snap / "dbt_build.duckdb"), read_only=True) as con:
+        full_raw = _raw_rows(con)
+        assert phases["dbt_build"]["rows"] == full_raw
+        marts = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name LIKE '%marts'").fetchone()[0]
+        assert marts > 0 and phases["dbt_build"]["detail"]["rows_out"] > 0
+    with duckdb.connect(str(snap / "incremental_ingest.duckdb"), read_only=True) as con:
+        new = con.execute("SELECT sum(rows_read), sum(rows_loaded) FROM ops.load_manifest "
+                          "WHERE validation_status = 'pending'").fetchone()
+        assert phases["incremental_ingest"]["rows"] == new[0]
+        assert phases["incremental_ingest"]["detail"]["rows_loaded"] == new[1] == _raw_rows(con) - full_raw
+        assert phases["incremental_ingest"]["detail"]["files_skipped"] == phases["ingest"]["detail"]["files_loaded"] \
+            + phases["ingest"]["detail"]["files_failed"]
+    with duckdb.connect(str(snap / "incremental_validation.duckdb"), read_only=True) as con:
+        pending = con.execute("SELECT count(*) FROM ops.load_manifest WHERE validation_status = 'pending'").fetchone()
+        assert pending[0] == 0
+        assert phases["incremental_validation"]["rows"] == new[1]
+    with duckdb.connect(str(snap / "incremental_dbt_build.duckdb"), read_only=True) as con:
+        assert phases["incremental_dbt_build"]["rows"] == _raw_rows(con)
+    with duckdb.connect(str(work / "peers" / "bare.duckdb"), read_only=True) as con:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        assert phases["bare_duckdb"]["rows"] == sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                                                    for t in tables)
+
+
+def test_a_phase_brings_the_chain_before_it():
+    """Asking for one pipeline phase runs the phases before it once (flagged as prerequisites)."""
+    chain = pipeline_chain(["validation"])
+    assert [(p.name, selected) for p, selected in chain] == [("ingest", False), ("validation", True)]
+    assert pipeline_chain(["bare_duckdb"]) == []
+    assert expand(["incremental"])[0] == "incremental_ingest"
+
+
+def test_peer_only_run_repeats_short_phases(tmp_path):
+    result = bench_run.main(["--customers", "50", "--repeat", "2", "--phases", "bare_duckdb", "--workdir",
+                             str(tmp_path / "work"), "--out", str(tmp_path / "r.json")])
+    assert list(result["phases"]) == ["bare_duckdb"]
+    assert result["phases"]["bare_duckdb"]["repeats"] == 2 and result["phases"]["bare_duckdb"]["rows"] > 0
