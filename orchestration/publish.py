@@ -69,11 +69,13 @@ DEFAULT_PII_RULES: dict[str, str] = {
     "marts.*.phone": "hash",
     "marts.*.first_name": "mask",
     "marts.*.last_name": "mask",
-    # record_key is the email address itself for marketing_email_activity records (and record_id
-    # embeds it): hash them everywhere, with the same salt, so identity map and touchpoints still join.
+    # record_key is the email address itself for email-activity and audience records. The identity
+    # map keeps it hashed (for tracing a record); record_id repeats it and touchpoints join customers
+    # through customer_id, so those copies are left out: hashing tens of millions of keys costs more
+    # than they are worth in a BI tool.
     "marts.customer_identity_map.record_key": "hash",
-    "marts.customer_identity_map.record_id": "hash",
-    "marts.touchpoints.record_key": "hash",
+    "marts.customer_identity_map.record_id": "drop",
+    "marts.touchpoints.record_key": "drop",
 }
 
 # A value a spreadsheet would treat as a formula, unless it is just a number like -12.5 or +1e3.
