@@ -42,7 +42,7 @@ def cmd_release(args) -> int:
 
 
 def _print_run_summary(outcome) -> None:
-    import duckdb
+    from ingest.warehouse import connect
 
     from .kpis import format_kpis, headline_kpis
 
@@ -56,7 +56,8 @@ def _print_run_summary(outcome) -> None:
         print(f"  check not passed: {check}")
     if not settings.warehouse.exists():
         return
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    # Waits for the lock like every reader: another run's step may be writing at this moment.
+    with connect(settings.warehouse, read_only=True) as con:
         print("\nrows per source (all loads so far)")
         con.sql("""
             SELECT source, count(*) AS files, sum(rows_read) AS rows_read, sum(rows_loaded) AS rows_loaded,

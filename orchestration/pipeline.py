@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 from dataclasses import dataclass
 
 from ingest.settings import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+# Tags that let the next headless run recognise a run whose process is gone (killed, host crash).
+PID_TAG, HOST_TAG, STARTED_TAG = "cxw/pid", "cxw/host", "cxw/process_started"
 
 
 @dataclass
@@ -31,8 +38,10 @@ def run_job(job_name: str = "full_pipeline", run_config: dict | None = None, ins
     from .definitions import defs
 
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(instance=instance or dagster_instance(), run_config=run_config,
-                                    raise_on_error=False, tags=tags)
+    instance = instance or dagster_instance()
+    fail_dead_runs(instance)
+    result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False,
+                                    tags={**(tags or {}), **_process_tags()})
     failed, started, checks, materialized = [], set(), [], []
     for event in result.all_events:
         kind = event.event_type_value
@@ -48,3 +57,46 @@ def run_job(job_name: str = "full_pipeline", run_config: dict | None = None, ins
     # Dagster does not emit an event for a step it never starts because a blocking check failed.
     skipped = sorted({node.name for node in job.graph.node_defs} - started)
     return PipelineOutcome(result.success, result.run_id, failed, skipped, checks, materialized)
+
+
+def _process_tags() -> dict[str, str]:
+    import psutil
+
+    me = psutil.Process()
+    return {PID_TAG: str(me.pid), HOST_TAG: socket.gethostname(), STARTED_TAG: f"{me.create_time():.2f}"}
+
+
+def _process_alive(pid: int, started: str | None) -> bool:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        # A reused pid belongs to a process created later than the one that ran the job.
+        return started is None or f"{proc.create_time():.2f}" == started
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def fail_dead_runs(instance) -> list[str]:
+    """Mark failed the headless runs of this host whose process is gone, and free their pool slots.
+
+    An in-process run killed with SIGKILL stays STARTED and keeps its `duckdb_writer` slot; the daemon's
+    run monitoring only frees it after max_runtime_seconds, and `cxw run` has no daemon at all, so
+    without this every later run would wait on the dead one.
+    """
+    import dagster as dg
+
+    dead = []
+    host = socket.gethostname()
+    runs = instance.get_runs(filters=dg.RunsFilter(
+        statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING], tags={HOST_TAG: host}))
+    for run in runs:
+        pid = run.tags.get(PID_TAG)
+        if not pid or not pid.isdigit() or _process_alive(int(pid), run.tags.get(STARTED_TAG)):
+            continue
+        message = f"process {pid} on {host} that ran this run is gone (killed?); marked failed by the next run"
+        log.warning("run %s: %s", run.run_id, message)
+        instance.report_run_failed(run, message)
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        dead.append(run.run_id)
+    return dead

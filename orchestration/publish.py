@@ -431,6 +431,9 @@ def publish(warehouse: Path, publish_dir: Path, pii: dict | None = None, storage
         pii_columns=pii_columns, storage_version=storage_version, seconds=seconds, warnings=warnings)
 
 
+DBT_LEFTOVER_SUFFIXES = ("__dbt_backup", "__dbt_tmp")
+
+
 def _build(warehouse: Path, tmp_db: Path, parquet_dir: Path, token: str, policy: PiiPolicy, salt: str,
            storage_version: str | None, temps: list[Path], warnings: list[str]):
     """Write the masked copy into tmp_db and the Parquet temp files; return what was written."""
@@ -443,6 +446,13 @@ def _build(warehouse: Path, tmp_db: Path, parquet_dir: Path, token: str, policy:
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_catalog = ? AND table_schema = ? ORDER BY table_name",
             [source_catalog, MARTS_SCHEMA]).fetchall()
+        # dbt leaves `<model>__dbt_backup` / `__dbt_tmp` tables behind when it is killed mid-swap;
+        # they are not marts and must never reach BI.
+        leftovers = [t for (t,) in objects if t.endswith(DBT_LEFTOVER_SUFFIXES)]
+        if leftovers:
+            warnings.append(f"left out dbt's intermediate tables {leftovers} (a killed dbt run leaves them)")
+            log.warning("not publishing dbt leftovers %s", leftovers)
+            objects = [(t,) for (t,) in objects if t not in leftovers]
         if not objects:
             warnings.append(f"schema {MARTS_SCHEMA} is empty or missing in {warehouse}")
             log.warning("no tables in schema %s of %s: publishing an empty copy", MARTS_SCHEMA, warehouse)

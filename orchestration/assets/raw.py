@@ -9,6 +9,7 @@ not run in that run. Warnings fail the check with WARN severity, which does not 
 import dagster as dg
 
 from expectations.runner import validate_pending
+from ingest.cli import describe
 from ingest.loader import ingest
 from ingest.settings import get_settings
 from ingest.spec import EntityDef, load_entities, load_specs
@@ -63,9 +64,7 @@ def build_raw_asset(entity: EntityDef, layouts: list[str]) -> dg.AssetsDefinitio
             raise
         with con:
             report = ingest(con, warehouse.landing, specs, entities=[entity.name], record_unrecognised=False,
-                            progress=lambda r: context.log.info(
-                                f"{r.status} {r.source_file}: " + (r.note or r.error or
-                                                                    f"{r.rows_loaded:,} rows, {r.rows_rejected:,} rejected")))
+                            progress=lambda r: context.log.info(f"{r.status} {r.source_file}: {describe(r)}"))
             validation = validate_pending(con, entity.name, warehouse.path)
             table = qualified("raw", entity.name)
             total_rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -89,9 +88,9 @@ def build_raw_asset(entity: EntityDef, layouts: list[str]) -> dg.AssetsDefinitio
                 "failed_files": len(failed),
                 "dagster/row_count": total_rows,
                 "files": dg.MetadataValue.md(_markdown_table(
-                    ["load", "file", "status", "read", "loaded", "rejected", "error"],
-                    [[f.load_id, f.source_file, f.status, f.rows_read, f.rows_loaded, f.rows_rejected, f.error]
-                     for f in loaded]) if loaded else "no new files"),
+                    ["load", "file", "status", "read", "loaded", "rejected", "error / note"],
+                    [[f.load_id, f.source_file, f.status, f.rows_read, f.rows_loaded, f.rows_rejected,
+                      f.error or f.note] for f in loaded]) if loaded else "no new files"),
                 "preview": dg.MetadataValue.md(_markdown_table(
                     preview_cols, [[str(v)[:40] if v is not None else None for v in r] for r in preview])),
             },
