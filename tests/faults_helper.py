@@ -294,8 +294,8 @@ def _norm(value):
     return repr(value)
 
 
-def schema_snapshot(db: Path, schema: str = "marts") -> dict[str, Counter]:
-    """Every table and view of `schema` as a multiset of rows (columns in name order)."""
+def schema_snapshot(db: Path, schema: str = "marts", exclude: tuple[str, ...] = ()) -> dict[str, Counter]:
+    """Every table and view of `schema` as a multiset of rows (columns in name order, `exclude` left out)."""
     with duckdb.connect(str(db), read_only=True) as con:
         catalog = con.execute("SELECT current_database()").fetchone()[0]
         tables = [r[0] for r in con.execute(
@@ -305,7 +305,8 @@ def schema_snapshot(db: Path, schema: str = "marts") -> dict[str, Counter]:
         for table in tables:
             cols = [r[0] for r in con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_catalog = ? AND table_schema = ? "
-                "AND table_name = ? ORDER BY column_name", [catalog, schema, table]).fetchall()]
+                "AND table_name = ? ORDER BY column_name", [catalog, schema, table]).fetchall()
+                    if r[0] not in exclude]
             col_sql = ", ".join(f'"{c}"' for c in cols)
             rows = con.execute(f'SELECT {col_sql} FROM "{schema}"."{table}"').fetchall()
             out[table] = Counter(_norm(r) for r in rows)
