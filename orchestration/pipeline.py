@@ -73,8 +73,10 @@ def _process_alive(pid: int, started: str | None) -> bool:
         proc = psutil.Process(pid)
         # A reused pid belongs to a process created later than the one that ran the job.
         return started is None or f"{proc.create_time():.2f}" == started
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
+    except psutil.NoSuchProcess:  # zombies included
         return False
+    except psutil.AccessDenied:  # someone else's live process: leave its run alone
+        return True
 
 
 def fail_dead_runs(instance) -> list[str]:
