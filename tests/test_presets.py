@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
 from ingest.loader import ingest
+from ingest.spec import BUILTIN_SPECS_DIR
 from tests.conftest import _Env, make_project_env
 from tests.vendor_fixtures import write_vendor_exports
 
@@ -60,6 +63,21 @@ def test_a_file_no_pattern_claims_is_recognised_by_its_headers(con, landing, spe
     (landing / "support" / "freshdesk_tickets_2025-03.csv").rename(landing / "support" / "Tickets export 31-03.csv")
     (f,) = ingest(con, landing, specs).files
     assert (f.status, f.entity, f.rows_loaded) == ("loaded", "support_tickets", 1)
+
+
+def test_every_shipped_preset_is_exercised_by_a_fixture_or_the_generator(con, landing, specs):
+    """A preset added without a fixture would go untested: the vendor fixtures and the sample-export
+    generator together must load a file through every preset that ships."""
+    from ingest.generate import generate
+
+    write_vendor_exports(landing)
+    generate(landing, customers=30, seed=3)
+    report = ingest(con, landing, specs)
+    assert not [f for f in report.files if f.status == "failed"]
+    used = {r[0] for r in con.execute("SELECT DISTINCT layout FROM ops.load_manifest WHERE status = 'loaded'").fetchall()}
+    shipped = {s.name for s in specs if BUILTIN_SPECS_DIR in Path(s.spec_file).parents}
+    assert len(shipped) >= 24
+    assert shipped - used == set(), f"presets no test loads a file through: {sorted(shipped - used)}"
 
 
 @pytest.mark.slow
