@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from ingest.settings import PROJECT_ROOT
 
@@ -39,9 +42,10 @@ def run_job(job_name: str = "full_pipeline", run_config: dict | None = None, ins
 
     job = defs.resolve_job_def(job_name)
     instance = instance or dagster_instance()
-    fail_dead_runs(instance)
-    result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False,
-                                    tags={**(tags or {}), **_process_tags()})
+    with _project_run_lock(instance):
+        fail_dead_runs(instance)
+        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False,
+                                        tags={**(tags or {}), **_process_tags()})
     failed, started, checks, materialized = [], set(), [], []
     for event in result.all_events:
         kind = event.event_type_value
@@ -57,6 +61,32 @@ def run_job(job_name: str = "full_pipeline", run_config: dict | None = None, ins
     # Dagster does not emit an event for a step it never starts because a blocking check failed.
     skipped = sorted({node.name for node in job.graph.node_defs} - started)
     return PipelineOutcome(result.success, result.run_id, failed, skipped, checks, materialized)
+
+
+@contextlib.contextmanager
+def _project_run_lock(instance):
+    """One headless run at a time per project: a second `cxw run` waits for the first to end.
+
+    Whole runs, not just steps: the writer pool alone lets two runs' steps alternate, and Dagster's
+    sqlite slot bookkeeping can let two first steps start together. The daemon's run queue does the
+    same for scheduled and UI runs (dagster.yaml tag limit). The OS drops the lock when a process dies,
+    so a killed run never blocks the next one.
+    """
+    from filelock import FileLock, Timeout
+
+    root = Path(getattr(instance, "root_directory", None) or PROJECT_ROOT)
+    lock = FileLock(str(root / ".cxw-run.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"another headless run of this project is in progress (lock {lock.lock_file}); waiting for it "
+              "to finish", file=sys.stderr, flush=True)
+        log.warning("waiting for another headless run of this project to finish")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _process_tags() -> dict[str, str]:
@@ -102,3 +132,4 @@ def fail_dead_runs(instance) -> list[str]:
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         dead.append(run.run_id)
     return dead
+

@@ -4,8 +4,10 @@
     Dagster instance): both end cleanly, every file is loaded once, the marts equal an uninterrupted
     run's, and no two writing steps of the two runs overlap in time (Dagster's event log and dbt's
     run_results.json say when each ran). Runs started with `cxw run` use execute_in_process, which skips
-    the run queue (its `cxw/pipeline` tag limit); what serializes them is the `duckdb_writer` pool, one
-    slot, claimed per step, and behind it the DuckDB file lock with the waiting `connect` and dbt's retry.
+    the run queue (its `cxw/pipeline` tag limit); what serializes them is the project's run lock
+    (orchestration/pipeline.py): the second run waits for the first to end. Behind it are the
+    `duckdb_writer` pool (one slot per step) and the DuckDB file lock with the waiting `connect`.
+    (The pool alone let the runs' steps alternate, and once let two first steps start together.)
 (b) Two BI-style reader processes query the published copy continuously while 10 consecutive pipeline
     runs write (each with a little new data, so the published version changes): the readers never get a
     lock or IO error and never see a mix of two runs, and no run fails because of them.
@@ -96,7 +98,7 @@ def test_two_runs_started_together_are_serialized_and_both_succeed(tmp_path, ref
     print(f"\ntwo runs started together: {seconds:.0f}s; exit codes {rc}; Dagster status {status}; "
           f"'blocked by limit for pool' events A/B: {blocked}")
     switches = sum(1 for x, y in zip(order, order[1:]) if x[1] != y[1])
-    print(f"step order ({switches} switches between the runs: serialized per step, not per run): "
+    print(f"step order ({switches} switch(es) between the runs; 1 = one whole run after the other): "
           + " ".join(f"{label}:{key}" for _, label, key in order))
     for label, windows in zip("AB", dbt):
         print(f"dbt invocations of {label}: " + ", ".join(f"{s:.1f}-{e:.1f}" for s, e in windows.values()))
@@ -105,6 +107,7 @@ def test_two_runs_started_together_are_serialized_and_both_succeed(tmp_path, ref
     # full_pipeline writes or reads the warehouse and takes the duckdb_writer pool).
     overlap = _overlaps(steps[0], steps[1]) + _overlaps(dbt[0], dbt[1])
     assert not overlap, f"the two runs wrote at the same time: {overlap[:5]}"
+    assert switches == 1, f"the runs' steps interleaved ({switches} switches): {order}"
     assert any(blocked) or not _overlaps(
         {"A": (min(s for s, _ in steps[0].values()), max(e for _, e in steps[0].values()))},
         {"B": (min(s for s, _ in steps[1].values()), max(e for _, e in steps[1].values()))}), \
