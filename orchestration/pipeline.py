@@ -68,7 +68,7 @@ def _project_run_lock(instance):
     """One headless run at a time per project: a second `cxw run` waits for the first to end.
 
     Whole runs, not just steps: the writer pool alone lets two runs' steps alternate, and Dagster's
-    sqlite slot bookkeeping can let two first steps start together. The daemon's run queue does the
+    sqlite slot bookkeeping once let a step of each run start together. The daemon's run queue does the
     same for scheduled and UI runs (dagster.yaml tag limit). The OS drops the lock when a process dies,
     so a killed run never blocks the next one.
     """

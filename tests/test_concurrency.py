@@ -7,7 +7,7 @@
     the run queue (its `cxw/pipeline` tag limit); what serializes them is the project's run lock
     (orchestration/pipeline.py): the second run waits for the first to end. Behind it are the
     `duckdb_writer` pool (one slot per step) and the DuckDB file lock with the waiting `connect`.
-    (The pool alone let the runs' steps alternate, and once let two first steps start together.)
+    (The pool alone let the runs' steps alternate, and once let a step of each run start together.)
 (b) Two BI-style reader processes query the published copy continuously while 10 consecutive pipeline
     runs write (each with a little new data, so the published version changes): the readers never get a
     lock or IO error and never see a mix of two runs, and no run fails because of them.
