@@ -26,6 +26,7 @@ class Settings:
     specs_dirs: tuple[Path, ...]
     duckdb_threads: int
     duckdb_memory_limit: str
+    ingest_batch_bytes: int
 
     @property
     def rejects_dir(self) -> Path:
@@ -46,4 +47,7 @@ def get_settings() -> Settings:
         duckdb_threads=int(os.environ.get("CXW_DUCKDB_THREADS", os.cpu_count() or 2)),
         # DuckDB spills to disk beyond this; 4 GB keeps the whole pipeline well under the 6 GB budget.
         duckdb_memory_limit=os.environ.get("CXW_DUCKDB_MEMORY_LIMIT", "4GB"),
+        # Consecutive files of one entity share a transaction up to this size (one commit, not one per
+        # file); 0 = one transaction per file. A kill loses at most one batch's work, never part of a file.
+        ingest_batch_bytes=int(float(os.environ.get("CXW_INGEST_BATCH_MB", "512")) * 1_000_000),
     )

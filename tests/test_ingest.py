@@ -201,3 +201,60 @@ def test_qualtrics_three_header_rows(con, landing, specs):
                        "_source_row FROM raw.survey_responses").fetchall() == [
         ("R_1", 9, 5, 6, "2025-01-05 17:05", 4)]
     assert con.execute("SELECT source_row, column_name FROM ops.load_rejects").fetchall() == [(5, "Q1")]
+
+
+@pytest.mark.parametrize("batch_mb", ["512", "0"])
+def test_a_file_duckdb_fails_on_mid_read_is_recorded_and_the_rest_of_its_batch_loads(
+        con, landing, specs, tmp_path, monkeypatch, batch_mb):
+    """Files of one entity share a transaction; a gzip export cut off after its header passes planning
+    and fails inside DuckDB's reader. The batch rolls back and is retried file by file: the good files
+    load once each, the broken one is recorded as failed with DuckDB's reason."""
+    import gzip
+
+    monkeypatch.setenv("CXW_INGEST_BATCH_MB", batch_mb)
+    write_contacts(landing / "crm" / "hubspot_contacts_a.csv", [contact(str(i), f"a{i}@x.com") for i in range(1, 4)])
+    full = write_contacts(tmp_path / "big.csv", [contact(str(i), f"b{i}@x.com") for i in range(10, 20_000)])
+    data = gzip.compress(full.read_bytes())
+    (landing / "crm" / "hubspot_contacts_b.csv.gz").write_bytes(data[: len(data) * 2 // 3])
+    write_contacts(landing / "crm" / "hubspot_contacts_c.csv", [contact(str(i), f"c{i}@x.com") for i in range(30, 35)])
+
+    report = ingest(con, landing, specs)
+    assert [(f.source_file, f.status) for f in report.files] == [
+        ("crm/hubspot_contacts_a.csv", "loaded"), ("crm/hubspot_contacts_b.csv.gz", "failed"),
+        ("crm/hubspot_contacts_c.csv", "loaded")]
+    rows = manifest(con)
+    assert [r[:5] for r in rows] == [
+        ("crm/hubspot_contacts_a.csv", "loaded", 3, 3, 0), ("crm/hubspot_contacts_b.csv.gz", "failed", None, None, None),
+        ("crm/hubspot_contacts_c.csv", "loaded", 5, 5, 0)]
+    assert "hubspot_contacts_b.csv.gz" in rows[1][5] and "GZIP" in rows[1][5]
+    assert con.execute("SELECT _source_file, count(*) FROM raw.crm_contacts GROUP BY ALL ORDER BY 1").fetchall() == [
+        ("crm/hubspot_contacts_a.csv", 3), ("crm/hubspot_contacts_c.csv", 5)]
+    assert con.execute("SELECT count(*) FROM ops.load_rejects").fetchone()[0] == 0
+
+
+def test_one_entity_s_files_share_a_transaction_up_to_the_batch_size(con, landing, specs, monkeypatch):
+    """Batching is by entity and size: a commit per batch, never a file split across two."""
+    commits = []
+
+    class Counting:
+        def __init__(self, c):
+            self._c = c
+
+        def commit(self):
+            commits.append(self._c.execute("SELECT count(*) FROM ops.load_manifest").fetchone()[0])
+            return self._c.commit()
+
+        def __getattr__(self, name):
+            return getattr(self._c, name)
+
+    for i in range(4):  # each ~1 KB
+        write_contacts(landing / "crm" / f"hubspot_contacts_{i}.csv", [contact(str(10 * i + j), f"{i}{j}@x.com")
+                                                                       for j in range(5)])
+    write_contacts(landing / "crm" / "hubspot_deals_x.csv", [["1", "d", "1", "closedwon", "10", "2025-01-01"]],
+                   header=["Record ID", "Deal Name", "Associated Contact IDs", "Deal Stage", "Amount", "Create Date"])
+    sizes = sorted((landing / "crm").glob("hubspot_contacts_*.csv"))
+    monkeypatch.setenv("CXW_INGEST_BATCH_MB", str(2.5 * sizes[0].stat().st_size / 1e6))  # two contact files per batch
+    report = ingest(Counting(con), landing, specs)
+    assert [f.status for f in report.files] == ["loaded"] * 5, report.files
+    # manifest rows visible at each batch commit: 2 contacts files, 2 more, then the deals file alone
+    assert commits == [2, 4, 5]
