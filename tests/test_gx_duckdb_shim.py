@@ -70,3 +70,22 @@ def test_expectations_count_unexpected_rows_on_duckdb(db):
     assert by_type["expect_column_values_to_be_between"].result["unexpected_count"] == 1
     source.get_engine().dispose()
     source.get_execution_engine().engine.dispose()
+
+
+def test_data_docs_views_share_compiled_templates_and_render_the_same():
+    """GX builds a jinja Environment per view; the patch gives them one compiled-template cache."""
+    import jinja2
+    from great_expectations.render.view.view import DefaultJinjaView
+
+    gx_duckdb.install()
+    assert gx_duckdb.TEMPLATE_CACHE is not None
+    cache = gx_duckdb.TEMPLATE_CACHE.cache
+    first, second = DefaultJinjaView(), DefaultJinjaView()
+    assert isinstance(first.env, jinja2.Environment) and first.env.bytecode_cache is cache is second.env.bytecode_cache
+    hits = cache.hits
+    context = {"static_images_dir": "static/images"}
+    a = first.env.get_template("favicon.j2").render(context)
+    b = second.env.get_template("favicon.j2").render(context)  # a new Environment: compiled code from the cache
+    assert cache.hits > hits
+    plain = jinja2.Environment(loader=first.env.loader, autoescape=first.env.autoescape)
+    assert a == b == plain.get_template("favicon.j2").render(context) and "static/images" in a

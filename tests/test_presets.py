@@ -46,7 +46,8 @@ def test_each_vendor_file_is_recognised_and_typed(con, landing, specs):
         ("702", "open", "web", "offered", 90, None)]
     assert q("SELECT response_id, nps_score, csat_score, ticket_reference FROM raw.survey_responses "
              "ORDER BY response_id").fetchall() == [
-        ("11800001", 9, 4, None), ("11800002", 3, 2, None), ("5550001", None, 5, "702"), ("R_legacy1", 10, 5, None),
+        ("11800001", 9, 4, None), ("11800002", 3, 2, None), ("5550001", None, 5, "702"), ("5550002", None, 1, "701"),
+        ("R_legacy1", 10, 5, None),
         ("ka8dc6zgkx0p2d7xka8dufzw1m7h3u2d", 7, None, None)]
     assert q("SELECT email, status FROM raw.marketing_audience ORDER BY email").fetchall() == [
         ("gina@gray.example", "subscribed"), ("hank@hill.example", "subscribed"), ("ivy@ives.example", "unsubscribed"),

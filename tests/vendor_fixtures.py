@@ -73,10 +73,13 @@ def write_vendor_exports(landing: Path) -> dict:
          "Web Form", "Question", "2025-03-06 09:00:00", "2025-03-06 10:30:00", "", "Offered", "1", "1", "0", "1",
          "90", "90", ""],
     ])
-    (support / "zendesk_satisfaction_ratings_2025-03.jsonl").write_text(json.dumps({
-        "id": 5550001, "ticket_id": 702, "requester_id": 88001, "assignee_id": 1, "group_id": 2, "score": "good",
-        "comment": "Quick answer", "created_at": "2025-03-07T08:00:00Z", "updated_at": "2025-03-07T08:00:00Z"})
-        + "\n")
+    # 702's rating arrives only here; 701's is also inside the ticket export (Good), changed here to bad.
+    (support / "zendesk_satisfaction_ratings_2025-03.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"id": 5550001, "ticket_id": 702, "requester_id": 88001, "assignee_id": 1, "group_id": 2, "score": "good",
+         "comment": "Quick answer", "created_at": "2025-03-07T08:00:00Z", "updated_at": "2025-03-07T08:00:00Z"},
+        {"id": 5550002, "ticket_id": 701, "requester_id": 88001, "assignee_id": 1, "group_id": 2, "score": "bad",
+         "comment": "It broke again", "created_at": "2025-03-08T08:00:00Z", "updated_at": "2025-03-08T08:00:00Z"},
+    ]) + "\n")
     _csv(support / "freshdesk_tickets_2025-03.csv", [
         ["Ticket ID", "Subject", "Status", "Priority", "Source", "Type", "Agent", "Group", "Created time",
          "Due by Time", "Resolved time", "Closed time", "Last update time", "Initial response time",
@@ -157,10 +160,11 @@ def write_vendor_exports(landing: Path) -> dict:
         "orders": 1, "revenue": 1000.0, "ann_company": "Acme Corp",
         "tickets": 4, "median_first_reply_minutes": 60.0,
         "freshdesk_first_reply_minutes": 90, "freshdesk_resolution_minutes": 135, "intercom_first_reply_minutes": 10,
-        # Ticket ratings: Zendesk 701 Good, Freshdesk Awesome (good), Intercom 2 stars (bad) -> 3, 2 satisfied.
-        # Survey CSAT answers: the Zendesk rating of 702 (good = 5), Qualtrics legacy Q2 = 5, SurveyMonkey
-        # 4 and 2 -> 4, 3 satisfied. Together 7 ratings, 5 satisfied.
-        "csat_ratings": 7, "csat_satisfied": 5,
+        # Ticket ratings: Freshdesk Awesome (good), Intercom 2 stars (bad) -> 2, 1 satisfied. Zendesk 701's
+        # Good is replaced by the ratings feed's later bad for 701 (a ticket's rating counts once).
+        # Survey CSAT answers: the Zendesk feed's 702 (good = 5) and 701 (bad = 1), Qualtrics legacy Q2 = 5,
+        # SurveyMonkey 4 and 2 -> 5, 3 satisfied. Together 7 ratings, 4 satisfied (8 and 5 if 701 counted twice).
+        "csat_ratings": 7, "csat_satisfied": 4,
         "nps_2025_03": {"responses": 4, "promoters": 2, "passives": 1, "detractors": 1, "nps": 25.0},
         "ad_spend": 1234.50 + 100.00 + 10.50 + 20.25, "google_ads_rejected_lines": 2,
         "salesforce_report_rejected_lines": 3,  # the three footer lines; the blank line is no row

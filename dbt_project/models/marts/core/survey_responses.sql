@@ -46,6 +46,7 @@ select
     {{ month_start('responses.recorded_at') }} as response_month,
     coalesce(responses.distribution_channel, 'unknown') as feedback_channel,
     responses.survey_trigger,
+    responses.ticket_id,
     responses.nps_score,
     responses.nps_category,
     responses.csat_score,

@@ -2,7 +2,9 @@
 -- rules live (DECISIONS.md, "CSAT"), read by csat_monthly and by the semantic layer's `csat` metric.
 -- A survey answer of csat_satisfied_min_score (4) or more on 1-5 is satisfied; a ticket rating
 -- `good` is satisfied, `bad` is a rating and not satisfied, offered/unoffered are not ratings. A
--- ticket rating belongs to the ticket's solve time (creation time when it has none).
+-- ticket rating belongs to the ticket's solve time (creation time when it has none). A ticket's
+-- satisfaction counts once: a survey CSAT answer that names the ticket (Zendesk's ratings feed)
+-- replaces the rating embedded in the ticket export.
 with survey_ratings as (
 
     select
@@ -26,8 +28,16 @@ support_ratings as (
         'support' as rating_source,
         coalesce(channel, 'unknown') as feedback_channel,
         is_satisfied
-    from {{ ref('support_tickets') }}
-    where is_satisfied is not null
+    from {{ ref('support_tickets') }} as tickets
+    where
+        is_satisfied is not null
+        and not exists (
+            select 1
+            from {{ ref('survey_responses') }} as rated
+            where
+                rated.csat_score is not null
+                and rated.ticket_id = cast(tickets.ticket_id as {{ dbt.type_string() }})
+        )
 
 ),
 
