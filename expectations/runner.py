@@ -383,13 +383,19 @@ def _record(con, report: ValidationReport, outcomes: dict[int, LoadOutcome], run
             rows.append([run_id, load_id, outcome.entity, c.expectation, c.gx_expectation, c.column, c.severity,
                          c.success, json.dumps(_plain(c.observed_value), default=str), c.unexpected_count,
                          json.dumps(c.sample, default=str), c.error, scope, now, outcome.data_docs])
+    # One statement each, columns passed as lists: executemany and an UPDATE per load took 0.85 s of
+    # the 3.7 s it took to validate the 124 loads of the 100k sample.
     con.begin()
     if rows:
-        con.executemany(f"INSERT INTO {OPS_SCHEMA}.validation_results VALUES "
-                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    for load_id, outcome in outcomes.items():
-        con.execute(f"UPDATE {OPS_SCHEMA}.load_manifest SET validation_status = ?, validation_summary = ?, "
-                    "validated_at = ? WHERE load_id = ?", [outcome.status, outcome.summary()[:2000], now, load_id])
+        types = ["VARCHAR", "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "BOOLEAN", "VARCHAR",
+                 "BIGINT", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP", "VARCHAR"]
+        con.execute(f"INSERT INTO {OPS_SCHEMA}.validation_results SELECT "
+                    + ", ".join(f"unnest(CAST(? AS {t}[]))" for t in types), [list(col) for col in zip(*rows)])
+    con.execute(
+        f"UPDATE {OPS_SCHEMA}.load_manifest AS m SET validation_status = v.status, validation_summary = v.summary, "
+        "validated_at = ? FROM (SELECT unnest(CAST(? AS BIGINT[])) AS load_id, unnest(CAST(? AS VARCHAR[])) AS status, "
+        "unnest(CAST(? AS VARCHAR[])) AS summary) AS v WHERE m.load_id = v.load_id",
+        [now, list(outcomes), [o.status for o in outcomes.values()], [o.summary()[:2000] for o in outcomes.values()]])
     con.commit()
 
 
