@@ -258,3 +258,27 @@ def test_one_entity_s_files_share_a_transaction_up_to_the_batch_size(con, landin
     assert [f.status for f in report.files] == ["loaded"] * 5, report.files
     # manifest rows visible at each batch commit: 2 contacts files, 2 more, then the deals file alone
     assert commits == [2, 4, 5]
+
+
+@pytest.mark.parametrize("inline_limit", [256, 0])
+def test_record_numbers_count_structurally_rejected_lines_before_them(con, landing, specs, monkeypatch,
+                                                                      inline_limit):
+    """200 ragged lines among good ones: every loaded row and every reject keeps its own record number,
+    whether the count of rejects before a row comes from the inline list (few rejects) or the ASOF join."""
+    from ingest import loader
+
+    monkeypatch.setattr(loader, "INLINE_THRESHOLDS", inline_limit)
+    rows, expected_good, expected_bad = [], {}, []
+    for i in range(600):
+        record_no = len(rows) + 2  # the header is record 1
+        if i % 3 == 1:  # one extra field: a structural reject
+            rows.append([str(i), "F", "L", f"u{i}@x.com"] + [""] * (len(CONTACT_HEADER) - 4) + ["extra"])
+            expected_bad.append(record_no)
+        else:
+            rows.append(contact(str(i), f"u{i}@x.com"))
+            expected_good[str(i)] = record_no
+    write_contacts(landing / "crm" / "hubspot_contacts_ragged.csv", rows)
+    (f,) = ingest(con, landing, specs).files
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (600, 400, 200)
+    assert dict(con.execute("SELECT contact_id, _source_row FROM raw.crm_contacts").fetchall()) == expected_good
+    assert [r[0] for r in con.execute("SELECT source_row FROM ops.load_rejects ORDER BY 1").fetchall()] == expected_bad
