@@ -44,3 +44,10 @@
     select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- The growing facts are incremental with delete+insert. Spark's plain parquet tables have no
+    delete+insert and `merge` needs Delta or Iceberg jars, so on Spark they build in full each run
+    (docs/SPARK.md). -#}
+{% macro incremental_or_table() -%}
+    {{ return('table' if target.type == 'spark' else 'incremental') }}
+{%- endmacro %}

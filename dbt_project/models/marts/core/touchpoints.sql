@@ -1,6 +1,6 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_or_table(),
         unique_key=['source_entity', 'record_key'],
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
