@@ -1,6 +1,6 @@
 """Incremental facts equal a full refresh on the same data, through the bad days: a new day of
 exports, a re-sent export, a late release of a quarantined load, a corrected export superseding an
-earlier one, and a new record that merges two customers."""
+earlier one, a new record that merges two customers, and its correction that splits them again."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from tests.test_validation import write_survey
 
 pytestmark = pytest.mark.slow
 
-INCREMENTAL_MODELS = ["touchpoints", "support_tickets", "survey_responses"]
+INCREMENTAL_MODELS = ["marts.touchpoints", "marts.support_tickets", "marts.survey_responses",
+                      "intermediate.int_identifiers_clustered"]
 DBT = str(Path(sys.executable).with_name("dbt"))
 
 
@@ -52,11 +53,11 @@ def assert_incremental_equals_full_refresh(warehouse: Path, tmp: Path) -> None:
     dbt_run(copy, tmp / "target_full", "--full-refresh")
     with duckdb.connect(str(warehouse), read_only=True) as inc, duckdb.connect(str(copy), read_only=True) as full:
         for model in INCREMENTAL_MODELS:
-            a = set(inc.execute(f"SELECT * FROM marts.{model}").fetchall())
-            b = set(full.execute(f"SELECT * FROM marts.{model}").fetchall())
+            a = set(inc.execute(f"SELECT * FROM {model}").fetchall())
+            b = set(full.execute(f"SELECT * FROM {model}").fetchall())
             assert a == b, (f"{model}: {len(a - b)} rows only in the incremental table, {len(b - a)} only in the "
                             f"full refresh; e.g. {sorted(a - b, key=str)[:2]} / {sorted(b - a, key=str)[:2]}")
-            assert len(a) == inc.execute(f"SELECT count(*) FROM marts.{model}").fetchone()[0], f"{model} duplicates"
+            assert len(a) == inc.execute(f"SELECT count(*) FROM {model}").fetchone()[0], f"{model} duplicates"
     copy.unlink()
 
 
@@ -159,4 +160,16 @@ def test_incremental_models_match_full_refresh_through_reruns_late_rows_and_supe
         dbt_run(warehouse, target)
         with duckdb.connect(str(warehouse), read_only=True) as con:
             assert con.execute("SELECT count(*) FROM marts.customer_360").fetchone()[0] == customers_before - 1
+        assert_incremental_equals_full_refresh(warehouse, tmp_path)
+
+        # 6. The merging ticket is corrected (same file, new version) without the CRM id: the two
+        # customers split again, and the incremental clustering must drop the link too.
+        merge["requester"] = {"id": 777, "email": email_a}
+        (landing / "support" / "zendesk_tickets_merge.jsonl").write_text(json.dumps(merge) + "\n")
+        load_new_files(warehouse)
+        dbt_run(warehouse, target)
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            assert con.execute("SELECT count(*) FROM marts.customer_360").fetchone()[0] == customers_before
+            assert con.execute("SELECT count(*) FROM intermediate.int_identifiers_clustered WHERE identifier = ?",
+                               [f"crm_id:{contact_b}"]).fetchone()[0] == 1
         assert_incremental_equals_full_refresh(warehouse, tmp_path)

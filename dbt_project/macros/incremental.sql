@@ -51,3 +51,27 @@
 {% macro incremental_or_table() -%}
     {{ return('table' if target.type == 'spark' else 'incremental') }}
 {%- endmacro %}
+
+{#- Post-hook of int_identifiers_clustered: identifiers that left the graph come back with a NULL
+    label from an incremental run; they are removed here. -#}
+{% macro delete_identifiers_gone_from_graph() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where cluster_label is null
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A fingerprint of the set of values in a group (an identifier's neighbours): equal sets, equal
+    fingerprints. Spark's listagg ignores the order clause, hence its own version. -#}
+{% macro adjacency_fingerprint(column) -%}
+    {{ return(adapter.dispatch('adjacency_fingerprint', 'cx_warehouse')(column)) }}
+{%- endmacro %}
+
+{% macro default__adjacency_fingerprint(column) -%}
+    {{ dbt.hash(dbt.listagg(column, "'|'", "order by " ~ column)) }}
+{%- endmacro %}
+
+{% macro spark__adjacency_fingerprint(column) -%}
+    md5(array_join(array_sort(collect_list({{ column }})), '|'))
+{%- endmacro %}
