@@ -32,6 +32,8 @@ from .suite import SUITES_DIR, Expectation, Suite, load_suite
 
 log = logging.getLogger("cxw.validate")
 
+DOCS_SITE = "local_site"
+
 RESULTS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {OPS_SCHEMA}.validation_results (
     run_id           VARCHAR NOT NULL,
@@ -249,9 +251,9 @@ class _GxSession:
 
         self.datasource = self.context.data_sources.add_sql(
             "warehouse", connection_string=f"duckdb:///{warehouse}", kwargs={"creator": creator})
+        self.new_results: list = []
 
     def run(self, suite: Suite, load_ids: list[int], name: str):
-        from great_expectations.checkpoint import UpdateDataDocsAction
         from great_expectations.core.run_identifier import RunIdentifier
 
         gx = self.gx
@@ -267,14 +269,22 @@ class _GxSession:
         definition = self.context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=name, data=batch, suite=gx_suite))
         checkpoint = self.context.checkpoints.add_or_update(gx.Checkpoint(
-            name=name, validation_definitions=[definition], actions=[UpdateDataDocsAction(name="docs")],
+            name=name, validation_definitions=[definition], actions=[],
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5}))
         result = checkpoint.run(run_id=RunIdentifier(run_name=name))
         (identifier, suite_result), = result.run_results.items()
+        # The run's configuration is not needed once it ran; kept, GX's folders would grow every run.
+        self.context.checkpoints.delete(name)
+        self.context.validation_definitions.delete(name)
+        # Pages are built in finish(), all of a call's results in one build: GX's UpdateDataDocsAction
+        # rebuilt the whole index after every validation, parsing every stored result each time.
+        self.new_results.append(identifier)
+        docs = None
         try:
-            docs = self.context.get_docs_sites_urls(resource_identifier=identifier, site_name="local_site")[0]["site_url"]
-        except Exception:  # Data Docs are a convenience; a validation never fails because of them
-            docs = None
+            docs = self.context.get_docs_sites_urls(resource_identifier=identifier, site_name=DOCS_SITE,
+                                                    only_if_exists=False)[0]["site_url"]
+        except Exception as exc:  # Data Docs are a convenience; a validation never fails because of them
+            log.warning("no Data Docs link for %s: %s", name, exc)
         by_description = {}
         for exp, gx_exp in pairs:
             by_description.setdefault(gx_exp.description, exp)
@@ -295,6 +305,20 @@ class _GxSession:
                     cursor.close()
             outcomes.append(outcome)
         return outcomes, docs
+
+    def finish(self, keep: int) -> None:
+        """Drop stored results beyond the newest `keep`; build this call's pages and the index, once."""
+        if not self.new_results:
+            return
+        try:
+            store = self.context.validation_results_store
+            keys = sorted(store.list_keys(), key=lambda k: k.run_id.run_time, reverse=True)
+            for key in keys[keep:]:
+                store.remove_key(key)  # the index build below also removes the page of a removed result
+            self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=self.new_results,
+                                         build_index=True)
+        except Exception as exc:  # see run(): docs never fail a validation
+            log.warning("Data Docs not rebuilt: %s", exc)
 
     def close(self) -> None:
         self.datasource.get_engine().dispose()
@@ -357,6 +381,7 @@ def validate_pending(con: duckdb.DuckDBPyConnection, entity: str, warehouse: Pat
                 if len(ids) > 1:
                     per_load = passed + [c for c in per_load if c.expectation in failed or not c.success]
                 outcomes[i] = LoadOutcome(i, entity, files[i], _status(per_load), per_load, per_docs)
+        session.finish(settings.gx_docs_keep)
     finally:
         session.close()
     _record(con, report, outcomes, run_id, scope)

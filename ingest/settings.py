@@ -27,6 +27,7 @@ class Settings:
     duckdb_threads: int
     duckdb_memory_limit: str
     ingest_batch_bytes: int
+    gx_docs_keep: int
 
     @property
     def rejects_dir(self) -> Path:
@@ -50,4 +51,8 @@ def get_settings() -> Settings:
         # Consecutive files of one entity share a transaction up to this size (one commit, not one per
         # file); 0 = one transaction per file. A kill loses at most one batch's work, never part of a file.
         ingest_batch_bytes=int(float(os.environ.get("CXW_INGEST_BATCH_MB", "512")) * 1_000_000),
+        # Data Docs keep the newest N validation results (ops.validation_results keeps every one):
+        # GX lists and parses every stored result on each docs build, so an unbounded store makes
+        # each day's validation slower than the last.
+        gx_docs_keep=max(1, int(os.environ.get("CXW_GX_DOCS_KEEP", "200"))),
     )

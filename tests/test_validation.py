@@ -202,3 +202,33 @@ def test_every_entity_has_a_suite(specs):
         assert suite is not None, f"no suite for {spec.entity}"
         kinds = {e.kind for e in suite.expectations}
         assert {"columns_present", "row_count", "volume_anomaly", "unique"} <= kinds, spec.entity
+
+
+def test_data_docs_stay_bounded_and_link_to_real_pages(con, landing, specs, data_dir, monkeypatch):
+    """GX rebuilt its Data Docs index after every validation, parsing every stored result: each day's
+    validation was slower than the last. Now the store keeps the newest CXW_GX_DOCS_KEEP results, the
+    run configurations are not kept, and every link recorded for a new load opens a page."""
+    import re
+    from urllib.parse import unquote, urlparse
+
+    monkeypatch.setenv("CXW_GX_DOCS_KEEP", "3")
+    gx_dir = data_dir / "gx"
+    for day in range(1, 6):
+        write_contacts(landing / "crm" / f"hubspot_contacts_{day}.csv", [contact(str(day)), contact(f"{day}0")])
+        load = validate(con, landing, specs, "crm_contacts")
+        assert load.status == "passed", load.summary()
+        page = Path(unquote(urlparse(load.data_docs).path))
+        assert page.is_file() and page.suffix == ".html", load.data_docs
+        assert f"crm_contacts-loads-{load.load_id}-{load.load_id}" in page.read_text(encoding="utf-8")
+
+    results = sorted((gx_dir / "uncommitted" / "validations").rglob("*.json"))
+    assert len(results) == 3, results
+    pages = sorted((gx_dir / "uncommitted" / "data_docs" / "local_site" / "validations").rglob("*.html"))
+    assert len(pages) == 3, pages
+    index = (gx_dir / "uncommitted" / "data_docs" / "local_site" / "index.html").read_text(encoding="utf-8")
+    assert len(set(re.findall(r"crm_contacts-loads-(\d+)-\1", index))) == 3
+    assert not list((gx_dir / "checkpoints").glob("*.json")) if (gx_dir / "checkpoints").exists() else True
+    assert not list((gx_dir / "validation_definitions").glob("*.json")) \
+        if (gx_dir / "validation_definitions").exists() else True
+    # Our own record keeps every load's results, whatever the Data Docs keep.
+    assert con.execute("SELECT count(DISTINCT load_id) FROM ops.validation_results").fetchone()[0] == 5
