@@ -399,6 +399,18 @@ def raw_consistency(db: Path, files: dict, complete: bool) -> list[str]:
     return problems
 
 
+def files_not_loaded(db: Path, files: dict) -> int:
+    """How many generated files the manifest does not hold yet (all of them before the first load)."""
+    if not db.exists():
+        return len(files)
+    with duckdb.connect(str(db), read_only=True) as con:
+        if not con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ops' "
+                           "AND table_name = 'load_manifest'").fetchone()[0]:
+            return len(files)
+        seen = {r[0] for r in con.execute("SELECT source_file FROM ops.load_manifest").fetchall()}
+    return len(set(files) - seen)
+
+
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
