@@ -30,6 +30,7 @@ FORMULAS = {  # value in the warehouse -> value expected in the published copy
     "-.5": "-.5",
     "plain text = fine": "plain text = fine",
     "": "",
+    "émile=1+1": "émile=1+1",  # a multi-byte first character is not a formula start
 }
 
 
