@@ -464,9 +464,11 @@ def _build(warehouse: Path, tmp_db: Path, parquet_dir: Path, token: str, policy:
                 "WHERE table_catalog = ? AND table_schema = ? ORDER BY table_name, ordinal_position",
                 [source_catalog, MARTS_SCHEMA]).fetchall():
             columns_by_table.setdefault(table, []).append((column, data_type))
-        table_comments = dict(con.execute(
+        table_comments = dict(con.execute(  # marts may be views too (customer_identity_map)
             "SELECT table_name, comment FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
-            "AND comment IS NOT NULL", [source_catalog, MARTS_SCHEMA]).fetchall())
+            "AND comment IS NOT NULL UNION ALL "
+            "SELECT view_name, comment FROM duckdb_views() WHERE database_name = ? AND schema_name = ? "
+            "AND comment IS NOT NULL", [source_catalog, MARTS_SCHEMA] * 2).fetchall())
         column_comments = {(t, c): text for t, c, text in con.execute(
             "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = ? "
             "AND schema_name = ? AND comment IS NOT NULL", [source_catalog, MARTS_SCHEMA]).fetchall()}

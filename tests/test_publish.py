@@ -128,6 +128,30 @@ def test_publishes_only_the_marts_with_row_counts_parquet_and_manifest(isolated)
                     "AND column_name = 'email'")[0][0].startswith("Primary email. Published as a salted sha256")
 
 
+def test_a_mart_that_is_a_view_is_published_as_a_table_with_its_descriptions(isolated):
+    # customer_identity_map is a dbt view (it repeats an intermediate table); BI still gets a table.
+    con = duckdb.connect(str(isolated["warehouse"]))
+    try:
+        con.execute("CREATE VIEW marts.customer_identity_map AS "
+                    "SELECT customer_id, email, 'crm' AS source_system FROM marts.customer_360")
+        con.execute("COMMENT ON VIEW marts.customer_identity_map IS 'One row per source record.'")
+        con.execute("COMMENT ON COLUMN marts.customer_identity_map.email IS 'Email on the record'")
+    finally:
+        con.close()
+    result = publish(isolated["warehouse"], isolated["out"], manifest_path=isolated["manifest"])
+
+    db = result.database
+    assert read(db, "SELECT table_name, comment FROM duckdb_tables() WHERE table_name = 'customer_identity_map'"
+                ) == [("customer_identity_map", "One row per source record.")]
+    assert read(db, "SELECT count(*) FROM duckdb_views() WHERE NOT internal") == [(0,)]
+    assert result.row_counts["customer_identity_map"] == 5
+    assert read(db, "SELECT count(*) FROM marts.customer_identity_map WHERE email LIKE '%@%'") == [(0,)]
+    assert read(db, "SELECT email FROM marts.customer_identity_map WHERE customer_id = 3") == [
+        (sha("user3@example.com"),)]
+    assert read(db, "SELECT comment FROM duckdb_columns() WHERE table_name = 'customer_identity_map' "
+                    "AND column_name = 'email'")[0][0].startswith("Email on the record. Published as a salted")
+
+
 def test_schema_version_bumps_only_when_columns_change(isolated):
     publish(isolated["warehouse"], isolated["out"], manifest_path=isolated["manifest"])
     publish(isolated["warehouse"], isolated["out"], manifest_path=isolated["manifest"])

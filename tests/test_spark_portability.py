@@ -75,7 +75,7 @@ def test_the_project_builds_on_spark_with_the_same_marts_as_on_duckdb(tmp_path):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         marts = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' "
                                            "ORDER BY 1").fetchall()]
-        assert len(marts) >= 20
+        assert len(marts) >= 19  # customer_identity_map is a view (of int_identity_records_resolved)
         problems = []
         for table in marts:
             files = tmp_path / "spark" / "marts.db" / table

@@ -1,6 +1,7 @@
 -- One row per customer: who they are, how they came, what they bought, how they were served,
 -- what they told us, and where they are in their journey.
-with identity as (
+-- identity is read twice (identifiers, first_session): inlined, so that it is not stored (macro's note).
+with identity as {{ inlined_cte() }} (
 
     select * from {{ ref('int_identity_records_resolved') }}
     where customer_id is not null
