@@ -34,13 +34,23 @@ per_signature as (
     from clustered
     group by identity_signature
 
+),
+
+-- The customer key is hashed once per signature, not once per record (850k against 9.2M at 1M).
+per_signature_customer as (
+
+    select
+        identity_signature,
+        cluster_label,
+        matched_priority,
+        case when cluster_label is not null then {{ surrogate_key(['cluster_label']) }} end as customer_id
+    from per_signature
+
 )
 
 select
     records.record_id,
-    case
-        when per_signature.cluster_label is not null then {{ surrogate_key(['per_signature.cluster_label']) }}
-    end as customer_id,
+    per_signature_customer.customer_id,
     records.source_system,
     records.source_entity,
     records.record_key,
@@ -50,16 +60,16 @@ select
     records.helpdesk_user_id,
     records.record_at,
     case
-        when per_signature.cluster_label is null then 'unresolved'
-        when per_signature.matched_priority = 1 then 'crm_id'
-        when per_signature.matched_priority = 2 then 'email'
-        when per_signature.matched_priority = 3 then 'phone'
-        when per_signature.matched_priority = 4 then 'helpdesk_user'
-        when per_signature.matched_priority = 5 then 'order_ref'
-        when per_signature.matched_priority = 6 then 'ticket_ref'
+        when per_signature_customer.cluster_label is null then 'unresolved'
+        when per_signature_customer.matched_priority = 1 then 'crm_id'
+        when per_signature_customer.matched_priority = 2 then 'email'
+        when per_signature_customer.matched_priority = 3 then 'phone'
+        when per_signature_customer.matched_priority = 4 then 'helpdesk_user'
+        when per_signature_customer.matched_priority = 5 then 'order_ref'
+        when per_signature_customer.matched_priority = 6 then 'ticket_ref'
         else 'single_record'
     end as match_rule,
-    per_signature.cluster_label
+    per_signature_customer.cluster_label
 from records
-left join per_signature
-    on records.identity_signature = per_signature.identity_signature
+left join per_signature_customer
+    on records.identity_signature = per_signature_customer.identity_signature
