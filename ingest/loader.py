@@ -39,7 +39,7 @@ log = logging.getLogger("cxw.ingest")
 # Files still being written by a sync tool or browser, and hidden files, are not exports.
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".partial", ".swp")
 PARSED = "_cxw_parsed"
-INLINE_THRESHOLDS = 256  # structural rejects up to which record numbers come from an inline list
+INLINE_THRESHOLDS = 1024  # structural rejects up to which record numbers come from an inline binary search
 STRUCTURAL = "_cxw_structural"
 
 
@@ -230,6 +230,18 @@ def _drop_temp_tables(con) -> None:
                                                                           STRUCTURAL)))
 
 
+def _count_below(thresholds: list[int], value: str) -> str:
+    """SQL counting the sorted `thresholds` below `value`: a binary search unrolled into nested CASEs,
+    so each record makes log2(n) comparisons. (A list_filter over the whole list per record made copying
+    a 1M-customer export into raw twice as slow as copying it with no rejects.)"""
+    def search(lo: int, hi: int) -> str:  # the answer lies in [lo, hi]
+        if lo == hi:
+            return str(lo)
+        mid = (lo + hi) // 2
+        return f"CASE WHEN {value} > {thresholds[mid]} THEN {search(mid + 1, hi)} ELSE {search(lo, mid)} END"
+    return search(0, len(thresholds))
+
+
 def _append_file(con, item: _Pending) -> FileResult:
     """Append one file's rows, rejects and manifest entry inside the caller's open transaction."""
     t0 = time.perf_counter()
@@ -260,16 +272,15 @@ def _append_file(con, item: _Pending) -> FileResult:
     col_list = ", ".join(ident(c) for c in columns)
     # _ord counts only the records the reader accepted; adding the number of structurally rejected
     # records before each one gives its record number in the file. Title lines skipped before the
-    # header (skip_lines) count too: record numbers are the file's. A few rejects (the usual case) are
-    # counted from an inline list, which is cheaper than the ASOF join (it sorts the whole file) that
-    # many need. The list holds integers DuckDB computed, never text from the file.
+    # header (skip_lines) count too: record numbers are the file's. Up to INLINE_THRESHOLDS rejects (the
+    # usual case) are counted by an inline binary search, cheaper than the ASOF join (it sorts the whole
+    # file) that more need. The search holds integers DuckDB computed, never text from the file.
     skip = int(spec.skip_lines)
     source_row, join = f"p._ord + {skip}", ""
     if 0 < n_structural <= INLINE_THRESHOLDS:
         thresholds = [int(t) for (t,) in con.execute(
             f"SELECT record_no - {skip} - rank_no FROM {ident(STRUCTURAL)} ORDER BY rank_no").fetchall()]
-        source_row = (f"p._ord + {skip} + len(list_filter(CAST({thresholds!r} AS BIGINT[]), "
-                      "lambda t: t < p._ord))")
+        source_row = f"p._ord + {skip} + {_count_below(thresholds, 'p._ord')}"
     elif n_structural:
         source_row = f"p._ord + {skip} + coalesce(s.rank_no, 0)"
         join = (f"ASOF LEFT JOIN (SELECT record_no - {skip} - rank_no AS threshold, rank_no FROM "

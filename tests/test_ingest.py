@@ -260,11 +260,11 @@ def test_one_entity_s_files_share_a_transaction_up_to_the_batch_size(con, landin
     assert commits == [2, 4, 5]
 
 
-@pytest.mark.parametrize("inline_limit", [256, 0])
+@pytest.mark.parametrize("inline_limit", [1024, 0])
 def test_record_numbers_count_structurally_rejected_lines_before_them(con, landing, specs, monkeypatch,
                                                                       inline_limit):
     """200 ragged lines among good ones: every loaded row and every reject keeps its own record number,
-    whether the count of rejects before a row comes from the inline list (few rejects) or the ASOF join."""
+    whether the count of rejects before a row comes from the inline search (few rejects) or the ASOF join."""
     from ingest import loader
 
     monkeypatch.setattr(loader, "INLINE_THRESHOLDS", inline_limit)
@@ -282,3 +282,21 @@ def test_record_numbers_count_structurally_rejected_lines_before_them(con, landi
     assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (600, 400, 200)
     assert dict(con.execute("SELECT contact_id, _source_row FROM raw.crm_contacts").fetchall()) == expected_good
     assert [r[0] for r in con.execute("SELECT source_row FROM ops.load_rejects ORDER BY 1").fetchall()] == expected_bad
+
+
+def test_inline_count_of_rejects_before_a_record_matches_a_plain_count():
+    """The unrolled binary search counts the thresholds below each value, with repeated thresholds (runs of
+    consecutive bad records) and values on, before and past every threshold."""
+    import random
+
+    import duckdb
+
+    from ingest.loader import _count_below
+
+    rng = random.Random(7)
+    con = duckdb.connect()
+    for n in (1, 2, 3, 7, 64, 1000):
+        thresholds = sorted(rng.choice(range(0, 300)) for _ in range(n))
+        expr = _count_below(thresholds, "v")
+        got = con.execute(f"SELECT v, {expr} FROM range(-1, 302) t(v) ORDER BY v").fetchall()
+        assert got == [(v, sum(t < v for t in thresholds)) for v in range(-1, 302)], n
