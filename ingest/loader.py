@@ -193,6 +193,8 @@ def _load_batch(con: duckdb.DuckDBPyConnection, batch: list[_Pending]) -> list[F
     and load them one per transaction, so that the others still load and the bad one is recorded."""
     try:
         ensure_raw_table(con, load_entities()[batch[0].spec.entity])
+        # Record numbers come from the parse's rowids, which follow the file only in this (default) mode.
+        con.execute("SET preserve_insertion_order = true")
         con.begin()
         try:
             _drop_temp_tables(con)  # leftovers of an earlier failure on this connection
@@ -270,27 +272,36 @@ def _append_file(con, item: _Pending) -> FileResult:
     loaded_at = _now()
     columns = [c.name for c in spec.columns]
     col_list = ", ".join(ident(c) for c in columns)
-    # _ord counts only the records the reader accepted; adding the number of structurally rejected
+    # A row's position among the records the reader accepted is its rank by rowid (the parse is created
+    # in file order, unfiltered; see readers.py); adding the number of structurally rejected
     # records before each one gives its record number in the file. Title lines skipped before the
     # header (skip_lines) count too: record numbers are the file's. Up to INLINE_THRESHOLDS rejects (the
     # usual case) are counted by an inline binary search, cheaper than the ASOF join (it sorts the whole
     # file) that more need. The search holds integers DuckDB computed, never text from the file.
     skip = int(spec.skip_lines)
-    source_row, join = f"p._ord + {skip}", ""
+    # Row ids start at an offset while the transaction is open; they run without gaps from there.
+    first, last, n_rows = con.execute(f"SELECT min(rowid), max(rowid), count(*) FROM {ident(PARSED)}").fetchone()
+    if n_rows and last - first + 1 != n_rows:
+        raise duckdb.InternalException(f"{rel}: the parsed rows' rowids are not consecutive ({first}..{last} for "
+                                       f"{n_rows} rows); record numbers cannot be assigned")
+    first = int(first or 0)
+    ordinal = f"(p.rowid - {first} + 1)"
+    source_row, join = f"{ordinal} + {skip}", ""
     if 0 < n_structural <= INLINE_THRESHOLDS:
         thresholds = [int(t) for (t,) in con.execute(
             f"SELECT record_no - {skip} - rank_no FROM {ident(STRUCTURAL)} ORDER BY rank_no").fetchall()]
-        source_row = f"p._ord + {skip} + {_count_below(thresholds, 'p._ord')}"
+        source_row = f"{ordinal} + {skip} + {_count_below(thresholds, ordinal)}"
     elif n_structural:
-        source_row = f"p._ord + {skip} + coalesce(s.rank_no, 0)"
+        source_row = f"{ordinal} + {skip} + coalesce(s.rank_no, 0)"
         join = (f"ASOF LEFT JOIN (SELECT record_no - {skip} - rank_no AS threshold, rank_no FROM "
-                f"{ident(STRUCTURAL)}) s ON p._ord > s.threshold")
+                f"{ident(STRUCTURAL)}) s ON {ordinal} > s.threshold")
+    records = f"p.rowid >= {first + int(plan.header_records)} AND NOT p._blank"  # header rows and blank records skipped
     raw_table = qualified(RAW_SCHEMA, spec.table)
     # Both inserts report how many rows they wrote: no separate count of the parsed rows.
     loaded = con.execute(f"""
         INSERT INTO {raw_table} ({col_list}, _load_id, _source_file, _source_row, _loaded_at)
         SELECT {', '.join('p.' + ident(c) for c in columns)}, ?, ?, {source_row}, ?
-        FROM {ident(PARSED)} p {join} WHERE p._reject_reason IS NULL
+        FROM {ident(PARSED)} p {join} WHERE {records} AND p._reject_reason IS NULL
     """, [load_id, rel, loaded_at]).fetchone()[0]
     structural_part = "" if not n_structural else f"""
         UNION ALL
@@ -299,7 +310,7 @@ def _append_file(con, item: _Pending) -> FileResult:
     typed_rejects = con.execute(f"""
         INSERT INTO {OPS_SCHEMA}.load_rejects
         SELECT ?, ?, ?, {source_row}, p._reject_column, p._reject_reason, p._raw_record, ?
-        FROM {ident(PARSED)} p {join} WHERE p._reject_reason IS NOT NULL {structural_part}
+        FROM {ident(PARSED)} p {join} WHERE {records} AND p._reject_reason IS NOT NULL {structural_part}
     """, [load_id, spec.entity, rel, loaded_at]
         + ([load_id, spec.entity, rel, loaded_at] if n_structural else [])).fetchone()[0] - n_structural
     rejected = typed_rejects + n_structural

@@ -6,9 +6,13 @@ are read line by line with the same reader and decoded with DuckDB's JSON functi
 with TRY_CAST/try_strptime in SQL, so a value that does not fit its field marks its record as
 rejected with a reason instead of failing the file. No Python touches individual records.
 
-The query returns, per record: the typed canonical fields, `ordinality` (among the records the
-reader accepted), `_reject_reason` and `_reject_column` (NULL when the record is good) and
-`_raw_record` (the original values, only for rejected records).
+The query returns one row per record the reader accepted, in file order and unfiltered: the typed
+canonical fields, `_blank` (a record with no values, skipped), `_reject_reason` and `_reject_column`
+(NULL when the record is good) and `_raw_record` (the original values, only for rejected records).
+The loader materialises it and takes each record's position from the row's `rowid`: asking the reader
+for `WITH ORDINALITY` made the read itself half as slow again (1M-customer web sessions: 12.1 s
+against 8.3 s), and filtering in the query would shift the positions. The first `header_records` rows
+are header rows.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class ParsePlan:
     # record is then rejected with this reason, so nothing goes unrecorded.
     file_error: str | None = None
     skip_lines: int = 0
+    header_records: int = 0  # leading rows of the query's result that are header rows, not records
 
 
 # Encodings DuckDB's CSV reader decodes itself; any other is transcoded to UTF-8 first (streamed).
@@ -262,7 +267,7 @@ def build_parse_plan(spec: SourceSpec, path: Path, read_path: Path | None = None
                   f"encoding={p.add(_duckdb_encoding(spec.encoding) if read_path in (None, path) else 'utf-8')}, "
                   f"skip={int(spec.skip_lines)}, "
                   f"max_line_size={MAX_LINE_BYTES}, strict_mode=true, store_rejects=true, "
-                  f"rejects_table='{REJECTS_TABLE}', rejects_scan='{REJECTS_SCAN}', parallel=true) WITH ORDINALITY")
+                  f"rejects_table='{REJECTS_TABLE}', rejects_scan='{REJECTS_SCAN}', parallel=true)")
         for col in spec.columns:
             if col.name in found:
                 parts = [ident(f"_c{i}") for i in found[col.name]]
@@ -277,14 +282,13 @@ def build_parse_plan(spec: SourceSpec, path: Path, read_path: Path | None = None
         raw_record = ("CAST(json_object(" + ", ".join(f"{p.add(h)}, {ident(f'_c{i}')}" for i, h in enumerate(header))
                       + ") AS VARCHAR)")
         structural = None
-        skip = f"ordinality > {int(spec.header_rows)}"
+        header_records = int(spec.header_rows)
     else:
         header = ()
         missing_optional = []
         source = (f"read_csv({file_param}, header=false, auto_detect=false, columns={{'_line': 'VARCHAR'}}, "
                   f"delim={p.add(JSONL_SEPARATOR)}, quote='', escape='', max_line_size={MAX_LINE_BYTES}, "
-                  f"store_rejects=true, rejects_table='{REJECTS_TABLE}', rejects_scan='{REJECTS_SCAN}') "
-                  f"WITH ORDINALITY")
+                  f"store_rejects=true, rejects_table='{REJECTS_TABLE}', rejects_scan='{REJECTS_SCAN}')")
         # Every path is extracted in one call per line (one parse of the JSON text, not one per field);
         # JSON functions raise on malformed text, so invalid lines carry a NULL document.
         paths: list[str] = []
@@ -315,7 +319,7 @@ def build_parse_plan(spec: SourceSpec, path: Path, read_path: Path | None = None
         raw_record = "_line"
         structural = ("CASE WHEN _json IS NULL THEN 'line is not valid JSON' "
                       "WHEN json_type(_json) <> 'OBJECT' THEN 'line is not a JSON object' END")
-        skip = "true"
+        header_records = 0
 
     typed_cols, checks, failing = [], [], []
     for col in spec.columns:
@@ -342,18 +346,17 @@ def build_parse_plan(spec: SourceSpec, path: Path, read_path: Path | None = None
         reason_sql, column_sql = p.add(file_error), "CAST(NULL AS VARCHAR)"
     sql = f"""
         WITH typed AS (
-            SELECT *, {', '.join(typed_cols)}
+            SELECT *, {', '.join(typed_cols)}, coalesce({blank}, false) AS _blank
             FROM {source}
-            WHERE {skip} AND NOT ({blank})
         ), checked AS (
             SELECT typed.*, {reason_sql} AS _reject_reason, {column_sql} AS _reject_column FROM typed
         )
         SELECT {', '.join(ident(c) for c in sorted(mapped, key=[c.name for c in spec.columns].index))},
-               ordinality AS _ord,
+               _blank,
                _reject_reason,
                CASE WHEN _reject_reason IS NOT NULL THEN _reject_column END AS _reject_column,
                CASE WHEN _reject_reason IS NOT NULL THEN left({raw_record}, 10000) END AS _raw_record
         FROM checked
     """
     return ParsePlan(sql=sql, params=p.values, header=header, missing_optional=tuple(missing_optional),
-                     file_error=file_error, skip_lines=spec.skip_lines)
+                     file_error=file_error, skip_lines=spec.skip_lines, header_records=header_records)
