@@ -298,11 +298,17 @@ def _append_file(con, item: _Pending) -> FileResult:
     records = f"p.rowid >= {first + int(plan.header_records)} AND NOT p._blank"  # header rows and blank records skipped
     raw_table = qualified(RAW_SCHEMA, spec.table)
     # Both inserts report how many rows they wrote: no separate count of the parsed rows.
-    loaded = con.execute(f"""
-        INSERT INTO {raw_table} ({col_list}, _load_id, _source_file, _source_row, _loaded_at)
-        SELECT {', '.join('p.' + ident(c) for c in columns)}, ?, ?, {source_row}, ?
-        FROM {ident(PARSED)} p {join} WHERE {records} AND p._reject_reason IS NULL
-    """, [load_id, rel, loaded_at]).fetchone()[0]
+    # The copy into raw need not keep the file's order (_source_row holds it): kept in order, DuckDB
+    # writes it on one core (1M-customer web sessions file: 1.3 s, against 0.87 s unordered).
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        loaded = con.execute(f"""
+            INSERT INTO {raw_table} ({col_list}, _load_id, _source_file, _source_row, _loaded_at)
+            SELECT {', '.join('p.' + ident(c) for c in columns)}, ?, ?, {source_row}, ?
+            FROM {ident(PARSED)} p {join} WHERE {records} AND p._reject_reason IS NULL
+        """, [load_id, rel, loaded_at]).fetchone()[0]
+    finally:
+        con.execute("SET preserve_insertion_order = true")  # the next file's parse needs it
     structural_part = "" if not n_structural else f"""
         UNION ALL
         SELECT ?, ?, ?, record_no, column_name, reason, left(raw_record, 10000), ?
