@@ -124,7 +124,9 @@ def profile_ingest(args: dict) -> dict:
         profiler.enable()
     raw = connect(warehouse)
     con = TimedConnection(raw, seconds, per_entity, current)
-    report = loader.ingest(con, Path(args["landing"]), specs)
+    # One batch at a time: the proxy times statements of one connection, and loading batches at once
+    # (CXW_INGEST_WORKERS) would run the others on connections it does not see.
+    report = loader.ingest(con, Path(args["landing"]), specs, workers=1)
     t_close = time.perf_counter()
     raw.close()
     seconds["checkpoint_close"] += time.perf_counter() - t_close

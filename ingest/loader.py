@@ -11,17 +11,26 @@ instead of one per file (the commit writes and checkpoints, and per-file commits
 100k ingest). Each file is still all or nothing: a kill rolls back the whole batch, and a file that
 fails inside a batch rolls it back and the batch is retried one file per transaction.
 
+`CXW_INGEST_WORKERS` batches (2 by default) load at once, each on its own connection and in its own
+transaction, and they commit in the order of the files: a batch that finishes early waits for the
+ones before it. So a kill still leaves a prefix of the run's files loaded, and load ids still follow
+the files (they are handed out in file order before loading; a rolled-back load leaves a gap).
+
 Invariant, per file: rows_read = rows_loaded + rows_rejected.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
+import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -133,9 +142,10 @@ def _seen_files(con) -> dict[tuple[str, str | None, str | None], tuple[int, str]
     return {(rel, digest, refusal): (load_id, status) for rel, digest, refusal, load_id, status in rows}
 
 
-def _record_failure(con, rel, path, spec, digest, started, error, size=None, mtime=None) -> FileResult:
+def _record_failure(con, rel, path, spec, digest, started, error, size=None, mtime=None,
+                    load_id: int | None = None) -> FileResult:
     con.begin()
-    load_id = _next_load_id(con)
+    load_id = _next_load_id(con) if load_id is None else load_id
     con.execute(
         f"INSERT INTO {OPS_SCHEMA}.load_manifest (load_id, entity, source, source_file, file_size, file_mtime, "
         "content_hash, status, error, started_at, finished_at, duration_s) VALUES (?,?,?,?,?,?,?,'failed',?,?,?,?)",
@@ -157,6 +167,7 @@ class _Pending:
     plan: object
     stat: os.stat_result
     mtime: datetime
+    load_id: int | None = None  # handed out in file order when the file joins a batch
 
     def cleanup(self) -> None:
         if self.read_path != self.path:
@@ -185,31 +196,77 @@ def load_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, rel: str, path: 
     if not isinstance(prepared, _Pending):
         started, error, size, mtime = prepared
         return _record_failure(con, rel, path, spec, digest, started, error, size, mtime)
+    ensure_raw_table(con, load_entities()[spec.entity])
+    prepared.load_id = _next_load_id(con)
     return _load_batch(con, [prepared])[0]
 
 
-def _load_batch(con: duckdb.DuckDBPyConnection, batch: list[_Pending]) -> list[FileResult]:
+class RunAborted(RuntimeError):
+    """An earlier batch of this run failed with an error of the warehouse: later batches must not commit."""
+
+
+class _CommitTurns:
+    """Batches loaded at once commit in their order in the run (0, 1, 2, ...), so that a kill leaves a
+    prefix of the run's files loaded and an entity's load ids follow its files."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next = 0
+        self._finished: set[int] = set()
+        self._aborted = False
+
+    def wait(self, seq: int) -> None:
+        with self._cond:
+            while self._next != seq and not self._aborted:
+                self._cond.wait()
+            if self._aborted:
+                raise RunAborted(f"batch {seq} not committed: an earlier batch of this run failed")
+
+    def finished(self, seq: int) -> None:
+        with self._cond:
+            self._finished.add(seq)
+            while self._next in self._finished:
+                self._next += 1
+            self._cond.notify_all()
+
+    def abort(self) -> None:
+        with self._cond:
+            self._aborted = True
+            self._cond.notify_all()
+
+
+def _load_batch(con: duckdb.DuckDBPyConnection, batch: list[_Pending], turns: _CommitTurns | None = None,
+                seq: int = 0, unordered_copy: bool = True) -> list[FileResult]:
     """Load prepared files of one entity in one transaction. If DuckDB fails on one of them, roll back
-    and load them one per transaction, so that the others still load and the bad one is recorded."""
+    and load them one per transaction, so that the others still load and the bad one is recorded.
+    With `turns`, the commit (and any retry) waits until every earlier batch of the run has finished.
+    `unordered_copy` flips DuckDB's global preserve_insertion_order for the copy into raw, which is only
+    safe when no other batch is being parsed at the same time."""
     try:
-        ensure_raw_table(con, load_entities()[batch[0].spec.entity])
         # Record numbers come from the parse's rowids, which follow the file only in this (default) mode.
         con.execute("SET preserve_insertion_order = true")
         con.begin()
         try:
             _drop_temp_tables(con)  # leftovers of an earlier failure on this connection
-            appended = [_append_file(con, item) for item in batch]
+            appended = [_append_file(con, item, unordered_copy) for item in batch]
+            if turns:
+                turns.wait(seq)
             con.commit()
+        except RunAborted:
+            con.rollback()
+            raise
         except duckdb.Error as exc:
             con.rollback()
+            if turns:
+                turns.wait(seq)  # the retries and the failure record keep the run's order too
             if len(batch) > 1:
                 log.warning("a batch of %d %s files failed (%s); loading them one by one", len(batch),
                             batch[0].spec.entity, str(exc).splitlines()[0])
-                return [r for item in batch for r in _load_batch(con, [item])]
+                return [r for item in batch for r in _load_batch(con, [item], unordered_copy=unordered_copy)]
             item = batch[0]
             message = f"{item.rel}: DuckDB could not read the file: {str(exc).splitlines()[0]}"
             return [_record_failure(con, item.rel, item.path, item.spec, item.digest, _now(), message,
-                                    item.stat.st_size, item.mtime)]
+                                    item.stat.st_size, item.mtime, load_id=item.load_id)]
     finally:
         for item in batch:
             item.cleanup()
@@ -244,16 +301,17 @@ def _count_below(thresholds: list[int], value: str) -> str:
     return search(0, len(thresholds))
 
 
-def _append_file(con, item: _Pending) -> FileResult:
+def _append_file(con, item: _Pending, unordered_copy: bool = True) -> FileResult:
     """Append one file's rows, rejects and manifest entry inside the caller's open transaction."""
     t0 = time.perf_counter()
     started = _now()
     spec, rel, plan, stat, mtime, digest = item.spec, item.rel, item.plan, item.stat, item.mtime, item.digest
     log.info("loading %s into raw.%s (%.1f MB)", rel, spec.entity, stat.st_size / 1e6)
-    # The new load id, and the load this file replaces if a version of it is already loaded.
-    load_id, previous = con.execute(
-        f"SELECT coalesce(max(load_id), 0) + 1, max(load_id) FILTER (WHERE source_file = ? AND status = 'loaded' "
-        f"AND superseded_by IS NULL) FROM {OPS_SCHEMA}.load_manifest", [rel]).fetchone()
+    # The load this file replaces, if a version of it is already loaded.
+    load_id = item.load_id
+    previous = con.execute(
+        f"SELECT max(load_id) FROM {OPS_SCHEMA}.load_manifest WHERE source_file = ? AND status = 'loaded' "
+        f"AND superseded_by IS NULL", [rel]).fetchone()[0]
     con.execute(f"CREATE TEMP TABLE {ident(PARSED)} AS {plan.sql}", plan.params)
     # DuckDB reports structurally broken records (ragged, bad quoting, too long) by record number.
     n_structural = con.execute(f"SELECT count(DISTINCT line) FROM temp.{ident(REJECTS_TABLE)} WHERE line > ?",
@@ -300,7 +358,10 @@ def _append_file(con, item: _Pending) -> FileResult:
     # Both inserts report how many rows they wrote: no separate count of the parsed rows.
     # The copy into raw need not keep the file's order (_source_row holds it): kept in order, DuckDB
     # writes it on one core (1M-customer web sessions file: 1.3 s, against 0.87 s unordered).
-    con.execute("SET preserve_insertion_order = false")
+    # (With batches loading at once, another connection's parse needs the order kept: the setting is
+    # global. The copy then runs on one core, beside the other batch's work.)
+    if unordered_copy:
+        con.execute("SET preserve_insertion_order = false")
     try:
         loaded = con.execute(f"""
             INSERT INTO {raw_table} ({col_list}, _load_id, _source_file, _source_row, _loaded_at)
@@ -308,7 +369,8 @@ def _append_file(con, item: _Pending) -> FileResult:
             FROM {ident(PARSED)} p {join} WHERE {records} AND p._reject_reason IS NULL
         """, [load_id, rel, loaded_at]).fetchone()[0]
     finally:
-        con.execute("SET preserve_insertion_order = true")  # the next file's parse needs it
+        if unordered_copy:
+            con.execute("SET preserve_insertion_order = true")  # the next file's parse needs it
     structural_part = "" if not n_structural else f"""
         UNION ALL
         SELECT ?, ?, ?, record_no, column_name, reason, left(raw_record, 10000), ?
@@ -343,10 +405,12 @@ def _append_file(con, item: _Pending) -> FileResult:
 
 def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[SourceSpec],
            entities: Iterable[str] | None = None, record_unrecognised: bool = True, retry_failed: bool = False,
-           progress: Callable[[FileResult], None] | None = None) -> IngestReport:
+           progress: Callable[[FileResult], None] | None = None, workers: int | None = None) -> IngestReport:
     """Load every new file under landing_dir. `entities` limits the run to some specs (a Dagster asset
     loads one entity); unrecognised files are recorded only when `record_unrecognised` is set.
-    A file whose exact content failed before is skipped unless `retry_failed` (e.g. after a spec fix)."""
+    A file whose exact content failed before is skipped unless `retry_failed` (e.g. after a spec fix).
+    `workers` (default CXW_INGEST_WORKERS) batches load at once; results and `progress` calls come in
+    the order of the files either way."""
     ensure_ops(con)
     wanted = set(entities) if entities is not None else None
     for entity in load_entities().values():  # empty tables too, so staging builds before the first export
@@ -354,15 +418,9 @@ def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[Source
             ensure_raw_table(con, entity)
     report = IngestReport()
     batch: list[_Pending] = []
-    batch_limit = get_settings().ingest_batch_bytes
-
-    def flush() -> None:
-        if batch:
-            for result in _load_batch(con, batch):
-                report.files.append(result)
-                if progress:
-                    progress(result)
-            batch.clear()
+    settings = get_settings()
+    batch_limit = settings.ingest_batch_bytes
+    workers = max(1, settings.ingest_workers if workers is None else workers)
 
     candidates = []
     for rel, path, refusal in discover(Path(landing_dir)):
@@ -379,9 +437,66 @@ def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[Source
             refusal = f"{rel}: no source spec matches this file (known patterns: {', '.join(patterns)})"
         candidates.append((rel, path, spec, refusal))
 
-    # Hash the files in a background thread while DuckDB loads the ones before (hashlib releases the GIL).
     seen_files = _seen_files(con)
+    load_ids = itertools.count(_next_load_id(con))  # in file order, whichever batch commits first
+    # Finished work in file order: a batch's results, or a skipped or refused file's. Reported from the
+    # front as it completes, so progress follows the files even when a later batch finishes first.
+    pending: deque[Future] = deque()
+    turns = _CommitTurns()
+    seqs = itertools.count()
+    pool = idle = None
+    if workers > 1:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cxw-load")
+        idle = queue.SimpleQueue()  # one connection per batch in flight (temp tables are per connection)
+        cursors = [con.cursor() for _ in range(workers)]
+        for cursor in cursors:
+            idle.put(cursor)
+        con.execute("SET preserve_insertion_order = true")  # global, and every parse relies on it
+
+    def run_batch(seq: int, items: list[_Pending]) -> list[FileResult]:
+        cursor = idle.get()
+        try:
+            return _load_batch(cursor, items, turns, seq, unordered_copy=False)
+        except BaseException:
+            turns.abort()  # later batches roll back instead of committing past this one
+            raise
+        finally:
+            turns.finished(seq)
+            idle.put(cursor)
+
+    def report_done(block: bool = False) -> None:
+        while pending and (block or pending[0].done()):
+            for result in pending.popleft().result():  # re-raises a batch's warehouse error
+                report.files.append(result)
+                if progress:
+                    progress(result)
+
+    def finished(results: list[FileResult]) -> None:
+        future: Future = Future()
+        future.set_result(results)
+        pending.append(future)
+        report_done()
+
+    def flush() -> None:
+        if not batch:
+            return
+        items = list(batch)
+        batch.clear()
+        if pool is None:
+            finished(_load_batch(con, items))
+            return
+        # Bounded look-ahead: planning a file can write a transcoded copy of it (readable_path).
+        while sum(not f.done() for f in pending) >= workers:
+            wait([f for f in pending if not f.done()], return_when=FIRST_COMPLETED)
+            report_done()
+        future = pool.submit(run_batch, next(seqs), items)
+        future.items = items  # to remove transcoded copies if the run stops before the batch starts
+        pending.append(future)
+        report_done()
+
+    # Hash the files in a background thread while DuckDB loads the ones before (hashlib releases the GIL).
     hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cxw-hash")
+    ok = False
     try:
         digests = [None if refusal else hasher.submit(file_sha256, path) for _, path, _, refusal in candidates]
         for (rel, path, spec, refusal), digest_future in zip(candidates, digests):
@@ -392,26 +507,37 @@ def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[Source
                 seen = None
             if seen:
                 flush()
-                result = FileResult(rel, spec.entity if spec else None, "skipped", load_id=seen[0],
-                                    note=f"already recorded as load {seen[0]} ({seen[1]})")
+                finished([FileResult(rel, spec.entity if spec else None, "skipped", load_id=seen[0],
+                                     note=f"already recorded as load {seen[0]} ({seen[1]})")])
             elif refusal:
-                flush()  # keeps load ids in the order of the files
-                result = _record_failure(con, rel, path, spec, None, started, refusal)
+                flush()
+                finished([_record_failure(con, rel, path, spec, None, started, refusal, load_id=next(load_ids))])
             else:
                 prepared = _prepare(spec, rel, path, digest)
                 if isinstance(prepared, _Pending):
                     if batch and (batch[0].spec.entity != spec.entity
                                   or sum(b.stat.st_size for b in batch) + prepared.stat.st_size > batch_limit):
                         flush()
+                    prepared.load_id = next(load_ids)
                     batch.append(prepared)
                     continue
                 flush()
                 started, error, size, mtime = prepared
-                result = _record_failure(con, rel, path, spec, digest, started, error, size, mtime)
-            report.files.append(result)
-            if progress:
-                progress(result)
+                finished([_record_failure(con, rel, path, spec, digest, started, error, size, mtime,
+                                          load_id=next(load_ids))])
         flush()
+        report_done(block=True)
+        ok = True
         return report
     finally:
+        if not ok:
+            turns.abort()  # batches still loading roll back: nothing commits past a failure
         hasher.shutdown(wait=True, cancel_futures=True)  # on an error, do not hash the rest first
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=not ok)
+            for future in pending:
+                if future.cancelled():
+                    for item in future.items:
+                        item.cleanup()
+            for cursor in cursors:
+                cursor.close()

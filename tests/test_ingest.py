@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import time
 import json
 from pathlib import Path
 
 import pytest
 
+from ingest import loader
 from ingest.loader import ingest
 
 CONTACT_HEADER = ["Record ID", "First Name", "Last Name", "Email", "Phone Number", "Lifecycle Stage", "Lead Status",
@@ -232,17 +234,22 @@ def test_a_file_duckdb_fails_on_mid_read_is_recorded_and_the_rest_of_its_batch_l
     assert con.execute("SELECT count(*) FROM ops.load_rejects").fetchone()[0] == 0
 
 
-def test_one_entity_s_files_share_a_transaction_up_to_the_batch_size(con, landing, specs, monkeypatch):
-    """Batching is by entity and size: a commit per batch, never a file split across two."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_one_entity_s_files_share_a_transaction_up_to_the_batch_size(con, landing, specs, monkeypatch, workers):
+    """Batching is by entity and size: a commit per batch, never a file split across two. With batches
+    loading at once (each on its own connection), they still commit in file order."""
     commits = []
 
     class Counting:
         def __init__(self, c):
             self._c = c
 
-        def commit(self):
-            commits.append(self._c.execute("SELECT count(*) FROM ops.load_manifest").fetchone()[0])
+        def commit(self):  # the newest load the committing transaction sees: its own last file
+            commits.append(self._c.execute("SELECT max(load_id) FROM ops.load_manifest").fetchone()[0])
             return self._c.commit()
+
+        def cursor(self):  # the connections the batches load on
+            return Counting(self._c.cursor())
 
         def __getattr__(self, name):
             return getattr(self._c, name)
@@ -254,10 +261,21 @@ def test_one_entity_s_files_share_a_transaction_up_to_the_batch_size(con, landin
                    header=["Record ID", "Deal Name", "Associated Contact IDs", "Deal Stage", "Amount", "Create Date"])
     sizes = sorted((landing / "crm").glob("hubspot_contacts_*.csv"))
     monkeypatch.setenv("CXW_INGEST_BATCH_MB", str(2.5 * sizes[0].stat().st_size / 1e6))  # two contact files per batch
-    report = ingest(Counting(con), landing, specs)
+    real_append = loader._append_file
+
+    def slow_first_file(c, item, *args):  # the first batch finishes last unless the commits wait for it
+        if item.load_id == 1:
+            time.sleep(1.0)
+        return real_append(c, item, *args)
+
+    monkeypatch.setattr(loader, "_append_file", slow_first_file)
+    report = ingest(Counting(con), landing, specs, workers=workers)
     assert [f.status for f in report.files] == ["loaded"] * 5, report.files
-    # manifest rows visible at each batch commit: 2 contacts files, 2 more, then the deals file alone
+    # batches in commit order: 2 contacts files, 2 more, then the deals file alone
     assert commits == [2, 4, 5]
+    assert [(f.source_file, f.load_id) for f in report.files] == con.execute(
+        "SELECT source_file, load_id FROM ops.load_manifest ORDER BY load_id").fetchall()
+    assert [f.load_id for f in report.files] == [1, 2, 3, 4, 5]
 
 
 @pytest.mark.parametrize("inline_limit", [1024, 0])
