@@ -215,8 +215,10 @@ class _CommitTurns:
         self._finished: set[int] = set()
         self._aborted = False
 
-    def wait(self, seq: int) -> None:
+    def wait(self, seq: int, label: str = "") -> None:
         with self._cond:
+            if self._next != seq and not self._aborted:
+                log.info("%s: loaded, waiting for the files before it to commit", label or f"batch {seq}")
             while self._next != seq and not self._aborted:
                 self._cond.wait()
             if self._aborted:
@@ -250,7 +252,7 @@ def _load_batch(con: duckdb.DuckDBPyConnection, batch: list[_Pending], turns: _C
             _drop_temp_tables(con)  # leftovers of an earlier failure on this connection
             appended = [_append_file(con, item, unordered_copy) for item in batch]
             if turns:
-                turns.wait(seq)
+                turns.wait(seq, ", ".join(item.rel for item in batch[:3]) + (" ..." if len(batch) > 3 else ""))
             con.commit()
         except RunAborted:
             con.rollback()
