@@ -153,7 +153,12 @@ def run_publish(args: dict) -> dict:
 
 
 def run_bare_duckdb(args: dict) -> dict:
-    """The limit for ingest: one CREATE TABLE AS SELECT * FROM read_csv/read_json per file, nothing else."""
+    """The limit for ingest: one CREATE TABLE AS SELECT * FROM read_csv/read_json per file, nothing else.
+    With `workers` > 1, that many files load at once, each on its own connection (per-entity seconds
+    then add up the files' own times, which overlap)."""
+    import queue
+    import threading
+
     import duckdb
 
     db = Path(args["db"])
@@ -161,22 +166,49 @@ def run_bare_duckdb(args: dict) -> dict:
         p.unlink(missing_ok=True)
     per_entity: dict[str, dict] = {}
     errors = []
+    lock = threading.Lock()
     t0 = time.perf_counter()
     con = duckdb.connect(str(db))
-    for i, f in enumerate(args["files"]):
-        reader = ("read_json(?, format='newline_delimited', ignore_errors=true)" if f["format"] == "jsonl"
-                  else "read_csv(?, ignore_errors=true)")
-        e = per_entity.setdefault(f["entity"], {"files": 0, "rows": 0, "seconds": 0.0})
-        t = time.perf_counter()
-        try:
-            con.execute(f"CREATE TABLE t{i:05d} AS SELECT * FROM {reader}", [f["path"]])
-            rows = con.execute(f"SELECT count(*) FROM t{i:05d}").fetchone()[0]
-        except duckdb.Error as exc:  # e.g. an empty JSON Lines file has no schema to create
-            rows = 0
-            errors.append(f"{f['rel']}: {str(exc).splitlines()[0][:200]}")
-        e["seconds"] += time.perf_counter() - t
-        e["files"] += 1
-        e["rows"] += rows
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for item in enumerate(args["files"]):
+        todo.put(item)
+
+    def work(c) -> None:
+        while True:
+            try:
+                i, f = todo.get_nowait()
+            except queue.Empty:
+                return
+            reader = ("read_json(?, format='newline_delimited', ignore_errors=true)" if f["format"] == "jsonl"
+                      else "read_csv(?, ignore_errors=true)")
+            t = time.perf_counter()
+            error = None
+            try:
+                c.execute(f"CREATE TABLE t{i:05d} AS SELECT * FROM {reader}", [f["path"]])
+                rows = c.execute(f"SELECT count(*) FROM t{i:05d}").fetchone()[0]
+            except duckdb.Error as exc:  # e.g. an empty JSON Lines file has no schema to create
+                rows = 0
+                error = f"{f['rel']}: {str(exc).splitlines()[0][:200]}"
+            with lock:
+                e = per_entity.setdefault(f["entity"], {"files": 0, "rows": 0, "seconds": 0.0})
+                e["seconds"] += time.perf_counter() - t
+                e["files"] += 1
+                e["rows"] += rows
+                if error:
+                    errors.append(error)
+
+    workers = int(args.get("workers") or 1)
+    if workers == 1:
+        work(con)
+    else:
+        cursors = [con.cursor() for _ in range(workers)]
+        threads = [threading.Thread(target=work, args=(c,)) for c in cursors]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        for c in cursors:
+            c.close()
     con.close()
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "rows": sum(e["rows"] for e in per_entity.values()), "per_entity": per_entity,

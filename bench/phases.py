@@ -44,6 +44,9 @@ PIPELINE = [
 
 PEERS = {
     "bare_duckdb": Phase("bare_duckdb", "bare_duckdb", "peer"),
+    # The same CREATE TABLE AS per file, two files at a time (as many as the ingest's default
+    # CXW_INGEST_WORKERS), each on its own connection: bare DuckDB given the ingest's own concurrency.
+    "bare_duckdb_2": Phase("bare_duckdb_2", "bare_duckdb", "peer", extra=(("workers", "2"),)),
     "dlt_arrow": Phase("dlt_arrow", "dlt", "peer", extra=(("mode", "arrow"),)),
     "dlt_filesystem": Phase("dlt_filesystem", "dlt", "peer", extra=(("mode", "filesystem"),)),
     "ingest_profile": Phase("ingest_profile", "ingest_profile", "peer"),

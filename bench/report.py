@@ -41,6 +41,8 @@ def compute_ratios(phases: dict) -> dict:
     return {
         "ingest_vs_bare_duckdb": _div(rps.get("ingest"), rps.get("bare_duckdb")),
         "ingest_vs_bare_duckdb_paired": paired_ratio(phases, "ingest", "bare_duckdb"),
+        "ingest_vs_bare_duckdb_2": _div(rps.get("ingest"), rps.get("bare_duckdb_2")),
+        "ingest_vs_bare_duckdb_2_paired": paired_ratio(phases, "ingest", "bare_duckdb_2"),
         "ingest_vs_dlt_arrow": _div(rps.get("ingest"), rps.get("dlt_arrow")),
         "ingest_vs_dlt_filesystem": _div(rps.get("ingest"), rps.get("dlt_filesystem")),
         "validation_over_ingest": _div(_seconds(phases, "validation"), _seconds(phases, "ingest")),
@@ -111,7 +113,8 @@ def markdown(result: dict) -> str:
     for t in result["targets"]:
         met = {True: "yes", False: "**no**", None: t.get("note") or "not measured"}[t["met"]]
         lines.append(f"| {t['description']} | {_fmt(t['measured'], 3)} | {t['limit']} | {met} |")
-    for key in ("ingest_vs_bare_duckdb_paired", "incremental_total_over_full_total",
+    for key in ("ingest_vs_bare_duckdb_paired", "ingest_vs_bare_duckdb_2", "ingest_vs_bare_duckdb_2_paired",
+                "incremental_total_over_full_total",
                 "incremental_ingest_over_full_ingest", "ingest_vs_dlt_arrow", "ingest_vs_dlt_filesystem"):
         if result["ratios"].get(key) is not None:
             lines.append(f"| {key} (no target) | {_fmt(result['ratios'][key], 3)} | | |")

@@ -35,7 +35,7 @@ from bench.phases import PEERS, PIPELINE, GROUPS, Phase, WarehouseStates, expand
 from bench.report import check_targets, compute_ratios, markdown  # noqa: E402
 
 REPEAT_BELOW_S = 30.0
-DEFAULT_PHASES = [p.name for p in PIPELINE] + ["bare_duckdb"]
+DEFAULT_PHASES = [p.name for p in PIPELINE] + ["bare_duckdb", "bare_duckdb_2"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -131,7 +131,7 @@ class Bench:
             return self._run_dlt(phase, tag)
         extra = dict(phase.extra)
         if phase.kind == "bare_duckdb":
-            extra.update(db=str(self.workdir / "peers" / "bare.duckdb"), files=self.base_files)
+            extra.update(db=str(self.workdir / "peers" / f"{phase.name}.duckdb"), files=self.base_files)
         elif phase.kind == "ingest_profile":
             extra.update(warehouse=str(self.workdir / "peers" / "profile.duckdb"), cprofile=self.args.cprofile)
             Path(extra["warehouse"]).unlink(missing_ok=True)
@@ -224,7 +224,7 @@ class Bench:
         if any(p.kind == "dbt_build" for p, _ in chain):
             self.dbt_parse()
         first = [(p, s) for p, s in chain if p.name == "ingest"]
-        peers = [(PEERS["bare_duckdb"], True)] if "bare_duckdb" in selected else []
+        peers = [(PEERS[name], True) for name in ("bare_duckdb", "bare_duckdb_2") if name in selected]
         if first or peers:
             self.measure(first + peers)
         for name in ("dlt_arrow", "dlt_filesystem", "ingest_profile"):

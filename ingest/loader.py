@@ -13,8 +13,9 @@ fails inside a batch rolls it back and the batch is retried one file per transac
 
 `CXW_INGEST_WORKERS` batches (2 by default) load at once, each on its own connection and in its own
 transaction, and they commit in the order of the files: a batch that finishes early waits for the
-ones before it. So a kill still leaves a prefix of the run's files loaded, and load ids still follow
-the files (they are handed out in file order before loading; a rolled-back load leaves a gap).
+ones before it; a file recorded as failed without loading waits for the loads before it. So a kill
+still leaves a prefix of the run's files recorded, and load ids still follow the files (they are
+handed out in file order before loading).
 
 Invariant, per file: rows_read = rows_loaded + rows_rejected.
 """
@@ -513,6 +514,7 @@ def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[Source
                                      note=f"already recorded as load {seen[0]} ({seen[1]})")])
             elif refusal:
                 flush()
+                report_done(block=True)  # a failure is recorded after the loads before it commit
                 finished([_record_failure(con, rel, path, spec, None, started, refusal, load_id=next(load_ids))])
             else:
                 prepared = _prepare(spec, rel, path, digest)
@@ -524,6 +526,7 @@ def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[Source
                     batch.append(prepared)
                     continue
                 flush()
+                report_done(block=True)
                 started, error, size, mtime = prepared
                 finished([_record_failure(con, rel, path, spec, digest, started, error, size, mtime,
                                           load_id=next(load_ids))])
