@@ -208,22 +208,27 @@ class RunAborted(RuntimeError):
 
 class _CommitTurns:
     """Batches loaded at once commit in their order in the run (0, 1, 2, ...), so that a kill leaves a
-    prefix of the run's files loaded and an entity's load ids follow its files."""
+    prefix of the run's files loaded and an entity's load ids follow its files. When batch k fails with
+    an error of the warehouse, the batches before it still commit and those after it roll back."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._next = 0
         self._finished: set[int] = set()
-        self._aborted = False
+        self._failed: int | None = None  # the first batch that failed; -1: the whole run stopped
+
+    def stopped(self, seq: int) -> bool:
+        return self._failed is not None and seq > self._failed
 
     def wait(self, seq: int, label: str = "") -> None:
         with self._cond:
-            if self._next != seq and not self._aborted:
+            if self._next != seq and not self.stopped(seq):
                 log.info("%s: loaded, waiting for the files before it to commit", label or f"batch {seq}")
-            while self._next != seq and not self._aborted:
+            while self._next != seq and not self.stopped(seq):
                 self._cond.wait()
-            if self._aborted:
-                raise RunAborted(f"batch {seq} not committed: an earlier batch of this run failed")
+            if self.stopped(seq):
+                raise RunAborted(f"{label or f'batch {seq}'}: not committed, because an earlier batch of this run "
+                                 "failed (see the error above); the next run loads it")
 
     def finished(self, seq: int) -> None:
         with self._cond:
@@ -232,10 +237,18 @@ class _CommitTurns:
                 self._next += 1
             self._cond.notify_all()
 
-    def abort(self) -> None:
+    def abort(self, seq: int = -1) -> None:
+        """Batch `seq` failed (by default: the run stopped), so no batch after it may commit."""
         with self._cond:
-            self._aborted = True
+            self._failed = seq if self._failed is None else min(self._failed, seq)
             self._cond.notify_all()
+
+
+def _rollback(con) -> None:
+    try:
+        con.rollback()
+    except duckdb.TransactionException:
+        pass  # a failed COMMIT has already ended the transaction; keep the commit's own error
 
 
 def _load_batch(con: duckdb.DuckDBPyConnection, batch: list[_Pending], turns: _CommitTurns | None = None,
@@ -245,23 +258,30 @@ def _load_batch(con: duckdb.DuckDBPyConnection, batch: list[_Pending], turns: _C
     With `turns`, the commit (and any retry) waits until every earlier batch of the run has finished.
     `unordered_copy` flips DuckDB's global preserve_insertion_order for the copy into raw, which is only
     safe when no other batch is being parsed at the same time."""
+    label = ", ".join(item.rel for item in batch[:3]) + (" ..." if len(batch) > 3 else "")
     try:
         # Record numbers come from the parse's rowids, which follow the file only in this (default) mode.
         con.execute("SET preserve_insertion_order = true")
         con.begin()
         try:
             _drop_temp_tables(con)  # leftovers of an earlier failure on this connection
-            appended = [_append_file(con, item, unordered_copy) for item in batch]
+            appended = []
+            for item in batch:
+                if turns and turns.stopped(seq):  # no use loading the rest: this batch cannot commit
+                    raise RunAborted(f"{label}: not committed, because an earlier batch of this run failed")
+                appended.append(_append_file(con, item, unordered_copy))
             if turns:
-                turns.wait(seq, ", ".join(item.rel for item in batch[:3]) + (" ..." if len(batch) > 3 else ""))
+                turns.wait(seq, label)
             con.commit()
         except RunAborted:
-            con.rollback()
+            _rollback(con)
             raise
         except duckdb.Error as exc:
-            con.rollback()
+            _rollback(con)
+            if isinstance(exc, duckdb.OutOfMemoryException):
+                raise  # the warehouse's limit, not the file's fault: fail the run, load the file next time
             if turns:
-                turns.wait(seq)  # the retries and the failure record keep the run's order too
+                turns.wait(seq, label)  # the retries and the failure record keep the run's order too
             if len(batch) > 1:
                 log.warning("a batch of %d %s files failed (%s); loading them one by one", len(batch),
                             batch[0].spec.entity, str(exc).splitlines()[0])
@@ -453,6 +473,7 @@ def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[Source
         idle = queue.SimpleQueue()  # one connection per batch in flight (temp tables are per connection)
         cursors = [con.cursor() for _ in range(workers)]
         for cursor in cursors:
+            cursor.execute("SET TimeZone = 'UTC'")  # a session setting, as warehouse.connect sets it
             idle.put(cursor)
         con.execute("SET preserve_insertion_order = true")  # global, and every parse relies on it
 
@@ -460,8 +481,11 @@ def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[Source
         cursor = idle.get()
         try:
             return _load_batch(cursor, items, turns, seq, unordered_copy=False)
+        except RunAborted:
+            raise
         except BaseException:
-            turns.abort()  # later batches roll back instead of committing past this one
+            turns.abort(seq)  # later batches roll back instead of committing past this one
+            log.exception("loading %s failed", ", ".join(item.rel for item in items))
             raise
         finally:
             turns.finished(seq)
@@ -488,13 +512,13 @@ def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[Source
         if pool is None:
             finished(_load_batch(con, items))
             return
-        # Bounded look-ahead: planning a file can write a transcoded copy of it (readable_path).
-        while sum(not f.done() for f in pending) >= workers:
-            wait([f for f in pending if not f.done()], return_when=FIRST_COMPLETED)
-            report_done()
         future = pool.submit(run_batch, next(seqs), items)
         future.items = items  # to remove transcoded copies if the run stops before the batch starts
         pending.append(future)
+        # Bounded look-ahead (one batch queued): planning a file can write a transcoded copy of it.
+        while sum(not f.done() for f in pending) > workers:
+            wait([f for f in pending if not f.done()], return_when=FIRST_COMPLETED)
+            report_done()
         report_done()
 
     # Hash the files in a background thread while DuckDB loads the ones before (hashlib releases the GIL).
@@ -521,7 +545,11 @@ def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[Source
                 if isinstance(prepared, _Pending):
                     if batch and (batch[0].spec.entity != spec.entity
                                   or sum(b.stat.st_size for b in batch) + prepared.stat.st_size > batch_limit):
-                        flush()
+                        try:
+                            flush()
+                        except BaseException:
+                            prepared.cleanup()
+                            raise
                     prepared.load_id = next(load_ids)
                     batch.append(prepared)
                     continue
@@ -537,6 +565,8 @@ def ingest(con: duckdb.DuckDBPyConnection, landing_dir: Path, specs: list[Source
     finally:
         if not ok:
             turns.abort()  # batches still loading roll back: nothing commits past a failure
+            for item in batch:  # planned, not yet handed to a batch
+                item.cleanup()
         hasher.shutdown(wait=True, cancel_futures=True)  # on an error, do not hash the rest first
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=not ok)

@@ -7,6 +7,7 @@ import time
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ingest import loader
@@ -318,3 +319,50 @@ def test_inline_count_of_rejects_before_a_record_matches_a_plain_count():
         expr = _count_below(thresholds, "v")
         got = con.execute(f"SELECT v, {expr} FROM range(-1, 302) t(v) ORDER BY v").fetchall()
         assert got == [(v, sum(t < v for t in thresholds)) for v in range(-1, 302)], n
+
+
+def test_a_batch_failing_with_a_warehouse_error_keeps_the_ones_before_and_stops_the_ones_after(
+        con, landing, specs, monkeypatch):
+    """Two batches at once, one file each: the second fails with an error that is not the file's. The
+    first still commits, the third rolls back, and the run raises the second's own error."""
+    for i in range(3):
+        write_contacts(landing / "crm" / f"hubspot_contacts_{i}.csv", [contact(str(10 * i + j)) for j in range(3)])
+    monkeypatch.setenv("CXW_INGEST_BATCH_MB", "0")
+    real_append = loader._append_file
+
+    def failing(c, item, *args):
+        if item.load_id == 1:
+            time.sleep(0.5)  # the second batch fails while the first is still loading
+        if item.load_id == 2:
+            raise RuntimeError("disk on fire")
+        return real_append(c, item, *args)
+
+    monkeypatch.setattr(loader, "_append_file", failing)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        ingest(con, landing, specs, workers=2)
+    assert con.execute("SELECT load_id, source_file, status FROM ops.load_manifest").fetchall() == [
+        (1, "crm/hubspot_contacts_0.csv", "loaded")]
+    assert con.execute("SELECT count(*) FROM raw.crm_contacts").fetchone()[0] == 3
+
+    monkeypatch.setattr(loader, "_append_file", real_append)  # the next run loads the rest, in file order
+    assert [f.status for f in ingest(con, landing, specs, workers=2).files] == ["skipped", "loaded", "loaded"]
+    assert con.execute("SELECT load_id, source_file FROM ops.load_manifest ORDER BY 1").fetchall() == [
+        (1, "crm/hubspot_contacts_0.csv"), (2, "crm/hubspot_contacts_1.csv"), (3, "crm/hubspot_contacts_2.csv")]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_out_of_memory_fails_the_run_instead_of_the_file(con, landing, specs, monkeypatch, workers):
+    """The memory limit is the warehouse's problem, not the file's: the file is not recorded as failed
+    (which would skip it on later runs), and the next run loads it."""
+    write_contacts(landing / "crm" / "hubspot_contacts_0.csv", [contact("1")])
+    real_append = loader._append_file
+
+    def out_of_memory(*args):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256 KiB")
+
+    monkeypatch.setattr(loader, "_append_file", out_of_memory)
+    with pytest.raises(duckdb.OutOfMemoryException):
+        ingest(con, landing, specs, workers=workers)
+    assert con.execute("SELECT count(*) FROM ops.load_manifest").fetchone()[0] == 0
+    monkeypatch.setattr(loader, "_append_file", real_append)
+    assert [f.status for f in ingest(con, landing, specs, workers=workers).files] == ["loaded"]
