@@ -20,7 +20,9 @@ from tests.test_validation import write_survey
 pytestmark = pytest.mark.slow
 
 INCREMENTAL_MODELS = ["marts.touchpoints", "marts.support_tickets", "marts.survey_responses",
-                      "intermediate.int_identifiers_clustered"]
+                      "intermediate.int_identifiers_clustered", "staging.stg_marketing__web_sessions",
+                      "staging.stg_marketing__email_activities", "staging.stg_crm__contacts", "staging.stg_crm__deals",
+                      "staging.stg_support__tickets", "staging.stg_survey__responses"]
 DBT = str(Path(sys.executable).with_name("dbt"))
 
 
@@ -143,6 +145,41 @@ def test_incremental_models_match_full_refresh_through_reruns_late_rows_and_supe
         with duckdb.connect(str(warehouse), read_only=True) as con:
             assert con.execute("SELECT count(*) FROM marts.survey_responses WHERE response_id = ?", [dropped]
                                ).fetchone()[0] == 0
+        assert_incremental_equals_full_refresh(warehouse, tmp_path)
+
+        # 4b. Corrected marketing exports (same file names, new content): a web session and an email
+        # action disappear, another session changes.
+        sessions = sorted((landing / "marketing").glob("ga4_sessions*.csv"))[-1]
+        rows = list(csv.reader(io.StringIO(sessions.read_text(encoding="utf-8"))))
+        head, body = rows[0], rows[1:]
+        gone_session, changed_session = body[0][0], body[1][0]
+        body = body[1:]
+        body[0][head.index("pageviews")] = "977"
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows([head] + body)
+        sessions.write_text(out.getvalue(), encoding="utf-8")
+        # An action re-sent in a small extra file, which is then corrected without it: the version in
+        # the monthly file comes back.
+        monthly = sorted((landing / "marketing").glob("mailchimp_activity_2026-??.csv"))[-1]
+        act_head, resent, kept = monthly.read_text(encoding="utf-8").splitlines(keepends=True)[:3]
+        extra = landing / "marketing" / "mailchimp_activity_resent.csv"
+        extra.write_text(act_head + resent + kept, encoding="utf-8")
+        load_new_files(warehouse)
+        dbt_run(warehouse, target)
+        email, _, _, action, moment, _ = next(csv.reader([resent]))
+        resent_row = ("SELECT s._source_file FROM staging.stg_marketing__email_activities s WHERE "
+                      "email = lower(trim(?)) AND action = lower(trim(?)) AND occurred_at = ?::TIMESTAMP")
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            assert con.execute(resent_row, [email, action, moment]).fetchone()[0].endswith(extra.name)
+        extra.write_text(act_head + kept, encoding="utf-8")
+        load_new_files(warehouse)
+        dbt_run(warehouse, target)
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            assert con.execute("SELECT count(*) FROM staging.stg_marketing__web_sessions WHERE session_id = ?",
+                               [gone_session]).fetchone()[0] == 0
+            assert con.execute("SELECT pageviews FROM staging.stg_marketing__web_sessions WHERE session_id = ?",
+                               [changed_session]).fetchone()[0] == 977
+            assert con.execute(resent_row, [email, action, moment]).fetchone()[0].endswith(monthly.name)
         assert_incremental_equals_full_refresh(warehouse, tmp_path)
 
         # 5. Identity: a ticket carrying one customer's email and another's CRM id merges them.

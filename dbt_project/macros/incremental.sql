@@ -81,3 +81,19 @@
 {% macro spark__adjacency_fingerprint(column) -%}
     md5(array_join(array_sort(collect_list({{ column }})), '|'))
 {%- endmacro %}
+
+{#- The keys a staging table must deduplicate again: those a visible load it has not seen yet carries
+    (a new export, or a quarantined one just released), and those whose current row came from a load
+    that stopped being visible (superseded by a corrected file). `raw_key` is an expression over the
+    raw table giving the key as staging spells it (or a column every version of a key shares);
+    `this_key` is the same over this table. A load whose rows all lost to newer versions is never
+    "seen", so its keys are checked again each run: wasted work, never a wrong row. -#}
+{% macro staging_keys_to_refresh(raw_relation, raw_key, this_key) -%}
+    {%- set visible = "select load_id from " ~ ref('stg_ops__loads') ~ " where is_visible" -%}
+    select {{ raw_key }} from {{ raw_relation }}
+    where _load_id in ({{ visible }})
+        and _load_id not in (select distinct _load_id from {{ this }})
+    union
+    select {{ this_key }} from {{ this }}
+    where _load_id not in ({{ visible }})
+{%- endmacro %}

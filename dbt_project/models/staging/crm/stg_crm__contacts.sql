@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized=incremental_or_table(),
+        unique_key='contact_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        post_hook="{{ delete_rows_of_invisible_loads() }}"
+    )
+}}
 with source as (
 
     select raw_contacts.*
@@ -5,6 +14,11 @@ with source as (
     inner join {{ ref('stg_ops__loads') }} as loads
         on raw_contacts._load_id = loads.load_id
     where loads.is_visible
+    {% if is_incremental() %}
+        and trim(raw_contacts.contact_id) in (
+            {{ staging_keys_to_refresh(source('crm', 'crm_contacts'), 'trim(contact_id)', 'contact_id') }}
+        )
+    {% endif %}
 
 ),
 

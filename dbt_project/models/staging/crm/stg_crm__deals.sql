@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized=incremental_or_table(),
+        unique_key='deal_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        post_hook="{{ delete_rows_of_invisible_loads() }}"
+    )
+}}
 with source as (
 
     select raw_deals.*
@@ -5,6 +14,11 @@ with source as (
     inner join {{ ref('stg_ops__loads') }} as loads
         on raw_deals._load_id = loads.load_id
     where loads.is_visible
+    {% if is_incremental() %}
+        and trim(raw_deals.deal_id) in (
+            {{ staging_keys_to_refresh(source('crm', 'crm_deals'), 'trim(deal_id)', 'deal_id') }}
+        )
+    {% endif %}
 
 ),
 

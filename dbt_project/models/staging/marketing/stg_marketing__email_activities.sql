@@ -1,4 +1,16 @@
+{{
+    config(
+        materialized=incremental_or_table(),
+        unique_key='email_activity_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        post_hook="{{ delete_rows_of_invisible_loads() }}"
+    )
+}}
 -- Monthly activity exports overlap by a few days: the same action appears in two files.
+-- A table, incremental: the largest export, read by several models in every run. A run deduplicates
+-- again only the actions at the moments a new load carries: occurred_at is part of the key and is
+-- not rewritten here, so every version of a changed action shares it (macros/incremental.sql).
 with source as (
 
     select raw_activity.*
@@ -6,6 +18,12 @@ with source as (
     inner join {{ ref('stg_ops__loads') }} as loads
         on raw_activity._load_id = loads.load_id
     where loads.is_visible
+    {% if is_incremental() %}
+        and raw_activity.occurred_at in (
+            {{ staging_keys_to_refresh(source('marketing', 'marketing_email_activity'), 'occurred_at',
+                                       'occurred_at') }}
+        )
+    {% endif %}
 
 ),
 

@@ -1,4 +1,15 @@
+{{
+    config(
+        materialized=incremental_or_table(),
+        unique_key='session_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        post_hook="{{ delete_rows_of_invisible_loads() }}"
+    )
+}}
 -- Web sessions with UTM parameters. Paid-medium sessions are the ad clicks.
+-- A table, incremental: one of the two largest exports, read by several models in every run; a run
+-- deduplicates again only the sessions that a new load carries (macros/incremental.sql).
 with source as (
 
     select raw_sessions.*
@@ -6,6 +17,12 @@ with source as (
     inner join {{ ref('stg_ops__loads') }} as loads
         on raw_sessions._load_id = loads.load_id
     where loads.is_visible
+    {% if is_incremental() %}
+        and trim(raw_sessions.session_id) in (
+            {{ staging_keys_to_refresh(source('marketing', 'marketing_web_sessions'), 'trim(session_id)',
+                                       'session_id') }}
+        )
+    {% endif %}
 
 ),
 
