@@ -108,3 +108,24 @@ def test_peer_only_run_repeats_short_phases(tmp_path):
                              str(tmp_path / "work"), "--out", str(tmp_path / "r.json")])
     assert list(result["phases"]) == ["bare_duckdb"]
     assert result["phases"]["bare_duckdb"]["repeats"] == 2 and result["phases"]["bare_duckdb"]["rows"] > 0
+
+
+def test_paired_incremental_rebuilds_the_benchs_incremental_day(bench, tmp_path):
+    """bench/paired_incremental.py: full refresh without the extra day, then the incremental build with it,
+    must leave the same marts as the bench's own chain (full build, extra day, incremental build)."""
+    from bench import paired_incremental
+
+    _, work, _ = bench
+    out = tmp_path / "paired.json"
+    result = paired_incremental.main(["--workdir", str(work), "--code", ".", "--out", str(out)])
+    (version,) = json.loads(out.read_text())["versions"]
+    assert version == json.loads(json.dumps(result["versions"][0]))
+    assert version["full"]["seconds"] > 0 and version["incremental_median_s"] > 0
+    # The full refresh left the extra day out (as the bench's full build, before the day existed) ...
+    assert version["full_mart_rows"] == paired_incremental.mart_rows(work / "snapshots" / "dbt_build.duckdb")
+    # ... and the incremental build brought it in.
+    assert version["mart_rows"] == paired_incremental.mart_rows(work / "snapshots" / "incremental_dbt_build.duckdb")
+    assert version["mart_rows"]["touchpoints"] > version["full_mart_rows"]["touchpoints"]
+    with duckdb.connect(str(work / "snapshots" / "incremental_validation.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM ops.load_manifest WHERE validation_status = 'pending'"
+                           ).fetchone()[0] == 0  # the snapshot itself is left as it was
