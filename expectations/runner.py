@@ -444,4 +444,4 @@ def release_load(con: duckdb.DuckDBPyConnection, load_id: int, released_by: str 
                 "released_by = ? WHERE load_id = ?",
                 [datetime.now(timezone.utc).replace(tzinfo=None), released_by, int(load_id)])
     log.warning("load %s (%s) released by %s", load_id, source_file, released_by)
-    return f"load {load_id} ({entity}, {source_file}) released; the next pipeline run includes it"
+    return f"load {load_id} ({entity}, {source_file}) released; the next full_pipeline run includes it"

@@ -109,10 +109,12 @@ def test_incremental_models_match_full_refresh_through_reruns_late_rows_and_supe
         dbt_run(warehouse, target)
         assert_incremental_equals_full_refresh(warehouse, tmp_path)
 
-        # 3. A late release: a quarantined load becomes visible days after it landed.
+        # 3. A late release: a quarantined load becomes visible days after it landed. It also holds a
+        # response without its id, which stays in raw and out of staging in both kinds of build.
         write_survey(landing / "survey" / "qualtrics_cx_2026-11-02_late.csv", [
             {"ResponseId": "R_late", "RecordedDate": "2026-10-20 10:00:00"},
-            {"ResponseId": "R_late", "RecordedDate": "2026-10-20 10:00:00"}])
+            {"ResponseId": "R_late", "RecordedDate": "2026-10-20 10:00:00"},
+            {"ResponseId": "", "RecordedDate": "2026-10-20 11:00:00"}])
         load_new_files(warehouse)
         dbt_run(warehouse, target)
         with connect(warehouse) as con:
@@ -123,6 +125,10 @@ def test_incremental_models_match_full_refresh_through_reruns_late_rows_and_supe
         with duckdb.connect(str(warehouse), read_only=True) as con:
             assert con.execute("SELECT count(*) FROM marts.survey_responses WHERE response_id = 'R_late'"
                                ).fetchone()[0] == 1
+            assert con.execute("SELECT count(*) FROM raw.survey_responses WHERE response_id IS NULL AND _load_id = ?",
+                               [load_id]).fetchone()[0] == 1
+            assert con.execute("SELECT count(*) FROM staging.stg_survey__responses WHERE response_id IS NULL"
+                               ).fetchone()[0] == 0
         assert_incremental_equals_full_refresh(warehouse, tmp_path)
 
         # 4. A corrected export supersedes an earlier one: a response changes, another disappears.

@@ -87,7 +87,12 @@
     that stopped being visible (superseded by a corrected file). `raw_key` is an expression over the
     raw table giving the key as staging spells it (or a column every version of a key shares);
     `this_key` is the same over this table. A load whose rows all lost to newer versions is never
-    "seen", so its keys are checked again each run: wasted work, never a wrong row. -#}
+    "seen", so its keys are checked again each run: wasted work, never a wrong row. (A CRM that
+    exports full snapshots under new names does this: the older snapshot loses every row.)
+    A key must not be NULL: `in` never matches NULL, and neither does delete+insert's delete. The
+    staging models leave rows without their key in raw, in full refreshes and incremental runs alike.
+    Rows already in the table keep the SQL and vars they were built with: after changing a staging
+    model or a var it reads (default_phone_country_code, ...), run `dbt build --full-refresh`. -#}
 {% macro staging_keys_to_refresh(raw_relation, raw_key, this_key) -%}
     {%- set visible = "select load_id from " ~ ref('stg_ops__loads') ~ " where is_visible" -%}
     select {{ raw_key }} from {{ raw_relation }}

@@ -19,10 +19,11 @@ with source as (
         on raw_activity._load_id = loads.load_id
     where loads.is_visible
     {% if is_incremental() %}
-        and raw_activity.occurred_at in (
+        -- A row without its time (only in a released load) is checked again in every run.
+        and (raw_activity.occurred_at is null or raw_activity.occurred_at in (
             {{ staging_keys_to_refresh(source('marketing', 'marketing_email_activity'), 'occurred_at',
                                        'occurred_at') }}
-        )
+        ))
     {% endif %}
 
 ),
