@@ -188,6 +188,33 @@ def test_incremental_models_match_full_refresh_through_reruns_late_rows_and_supe
             assert con.execute(resent_row, [email, action, moment]).fetchone()[0].endswith(monthly.name)
         assert_incremental_equals_full_refresh(warehouse, tmp_path)
 
+        # 4c. A record with no touchpoint in its current version: a contact re-sent without its create
+        # date has none. The re-sent file is then corrected without that contact; the earlier version
+        # comes back from a load touchpoints has already seen, and so must its touchpoint.
+        contacts_file = sorted((landing / "crm").glob("hubspot_contacts_*.csv"))[-1]
+        rows = list(csv.reader(io.StringIO(contacts_file.read_text(encoding="utf-8"))))
+        head, undated, other = rows[0], list(rows[1]), rows[2]
+        undated[head.index("Create Date")] = ""
+        resent_contacts = landing / "crm" / "hubspot_contacts_resent.csv"
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows([head, undated, other])
+        resent_contacts.write_text(out.getvalue(), encoding="utf-8")
+        load_new_files(warehouse)
+        dbt_run(warehouse, target)
+        created = ("SELECT count(*) FROM marts.touchpoints WHERE source_entity = 'crm_contacts' AND record_key = ? "
+                   "AND touchpoint_type = 'contact_created'")
+        contact_key = undated[head.index("Record ID")].strip()
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            assert con.execute(created, [contact_key]).fetchone()[0] == 0
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows([head, other])
+        resent_contacts.write_text(out.getvalue(), encoding="utf-8")
+        load_new_files(warehouse)
+        dbt_run(warehouse, target)
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            assert con.execute(created, [contact_key]).fetchone()[0] == 1
+        assert_incremental_equals_full_refresh(warehouse, tmp_path)
+
         # 5. Identity: a ticket carrying one customer's email and another's CRM id merges them.
         with duckdb.connect(str(warehouse), read_only=True) as con:
             (email_a,), (contact_b,) = con.execute(

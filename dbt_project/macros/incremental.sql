@@ -1,11 +1,15 @@
 {#- Incremental facts that stay correct when exports are re-sent, released late, superseded by a
     corrected file, or when identity resolution merges two customers.
 
-    An incremental run recomputes only the *affected* source records, in three cases:
+    An incremental run recomputes only the *affected* source records, in four cases:
       1. the record's latest version comes from a load this table has not seen yet
          (a new export, or a quarantined load an operator just released);
       2. the row in this table came from a load that is no longer visible (superseded);
-      3. the record's customer changed (new identifiers linked it to another customer).
+      3. the record was in a load superseded by one this table has not seen yet: its earlier version
+         may be back, and case 2 misses it when the record had no row here (for models that pass
+         `superseded_records`, i.e. stg_ops__superseded_records; a superseding load that never gets a
+         row here has its predecessor's records recomputed each run: wasted work, never a wrong row);
+      4. the record's customer changed (new identifiers linked it to another customer).
     dbt's delete+insert replaces those rows; the post-hook then removes rows whose load is no longer
     visible and that nothing replaced (a record dropped from a corrected export).
     tests/test_incremental.py compares every incremental model with a full refresh on the same data. -#}
@@ -15,15 +19,21 @@
     source_entity/record_key columns passes SQL for them over the alias `existing` (`this_entity`,
     `this_key`). -#}
 {% macro affected_records(sources, identity_relation, this_entity='existing.source_entity',
-                          this_key='existing.record_key') -%}
+                          this_key='existing.record_key', superseded_records=none) -%}
     {%- set visible = "select load_id from " ~ ref('stg_ops__loads') ~ " where is_visible" -%}
-    {%- set seen = "select distinct _load_id from " ~ this -%}
+    {%- set seen = "select distinct _load_id from " ~ this ~ " where _load_id is not null" -%}
     {% for entity, spec in sources.items() %}
     select '{{ entity }}' as source_entity, {{ spec.key }} as record_key
     from {{ spec.model }}
     where _load_id not in ({{ seen }})
     union
     {% endfor %}
+    {% if superseded_records is not none %}
+    select source_entity, record_key from {{ superseded_records }}
+    where superseded_by_load_id not in ({{ seen }})
+        and source_entity in ('{{ sources.keys() | join("', '") }}')
+    union
+    {% endif %}
     select {{ this_entity }} as source_entity, {{ this_key }} as record_key from {{ this }} as existing
     where existing._load_id not in ({{ visible }})
     union
@@ -40,6 +50,16 @@
     {%- if is_incremental() -%}
     delete from {{ this }}
     where _load_id not in (select load_id from {{ ref('stg_ops__loads') }} where is_visible)
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook: rows an incremental run writes only as placeholders (touchpoints: one per affected
+    record, so that delete+insert also clears a record that now has no touchpoint). -#}
+{% macro delete_incremental_rows_where(condition) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ condition }}
     {%- else -%}
     select 1
     {%- endif -%}

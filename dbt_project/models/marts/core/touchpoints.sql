@@ -4,18 +4,25 @@
         unique_key=['source_entity', 'record_key'],
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
-        post_hook="{{ delete_rows_of_invisible_loads() }}"
+        post_hook=["{{ delete_rows_of_invisible_loads() }}",
+                   "{{ delete_incremental_rows_where('occurred_at is null') }}"]
     )
 }}
 -- depends_on: {{ ref('stg_ops__loads') }}
+-- depends_on: {{ ref('stg_ops__superseded_records') }}
 -- Every interaction from every source system as one row: the omnichannel journey of each customer.
 -- Anonymous interactions (a web session nobody logged into) keep a NULL customer_id.
 -- Incremental: a run recomputes only the records that changed (macros/incremental.sql), replacing
 -- all of a changed record's touchpoints: a reopened ticket loses its ticket_solved touchpoint.
+-- A record can have no touchpoint at all (a contact without a create date): each affected record
+-- also gets a placeholder row without a date, so that delete+insert removes its old touchpoints; the
+-- post-hook deletes the placeholders. The records of a superseded load are recomputed too: their
+-- earlier version may be back (stg_ops__superseded_records, macros/incremental.sql).
+{%- set text = dbt.type_string() -%}
 {%- set sources = {
-    'crm_contacts': {'model': ref('stg_crm__contacts'), 'key': 'cast(contact_id as ' ~ dbt.type_string() ~ ')'},
-    'crm_deals': {'model': ref('stg_crm__deals'), 'key': 'cast(deal_id as ' ~ dbt.type_string() ~ ')'},
-    'support_tickets': {'model': ref('stg_support__tickets'), 'key': 'cast(ticket_id as ' ~ dbt.type_string() ~ ')'},
+    'crm_contacts': {'model': ref('stg_crm__contacts'), 'key': 'cast(contact_id as ' ~ text ~ ')'},
+    'crm_deals': {'model': ref('stg_crm__deals'), 'key': 'cast(deal_id as ' ~ text ~ ')'},
+    'support_tickets': {'model': ref('stg_support__tickets'), 'key': 'cast(ticket_id as ' ~ text ~ ')'},
     'survey_responses': {'model': ref('stg_survey__responses'), 'key': 'response_id'},
     'marketing_email_activity': {'model': ref('stg_marketing__email_activities'), 'key': 'email'},
     'marketing_web_sessions': {'model': ref('stg_marketing__web_sessions'), 'key': 'session_id'},
@@ -31,7 +38,8 @@ with identity as (
 {% if is_incremental() %}
 affected as {{ materialized_cte() }} (
 
-    {{ affected_records(sources, ref('int_identity_records_resolved')) }}
+    {{ affected_records(sources, ref('int_identity_records_resolved'),
+                        superseded_records=ref('stg_ops__superseded_records')) }}
 
 ),
 {% endif %}
@@ -211,6 +219,25 @@ audience_subscriptions as (
 
 ),
 
+{% if is_incremental() %}
+placeholders as (
+
+    select
+        source_entity,
+        record_key,
+        cast(null as {{ text }}) as touchpoint_type,
+        cast(null as {{ text }}) as channel,
+        cast(null as {{ text }}) as channel_detail,
+        cast(null as {{ text }}) as source_system,
+        cast(null as {{ text }}) as campaign,
+        cast(null as {{ dbt.type_timestamp() }}) as occurred_at,
+        cast(null as {{ dbt.type_bigint() }}) as _load_id,
+        record_key as event_key
+    from affected
+
+),
+{% endif %}
+
 events as (
 
     {% for cte in ['contacts', 'deals_created', 'purchases', 'tickets_created', 'tickets_solved',
@@ -218,6 +245,10 @@ events as (
     select *, record_key as event_key from {{ cte }}
     union all
     {% endfor %}
+    {% if is_incremental() %}
+    select * from placeholders
+    union all
+    {% endif %}
     select * from email_activities
 
 )
@@ -241,4 +272,4 @@ left join identity
         events.source_entity = identity.source_entity
         and events.record_key = identity.record_key
 -- An export without dates (a churn file with only a flag) has records but no moments to place.
-where events.occurred_at is not null
+where events.occurred_at is not null {% if is_incremental() %}or events._load_id is null{% endif %}
