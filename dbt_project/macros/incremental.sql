@@ -122,3 +122,28 @@
     select {{ this_key }} from {{ this }}
     where _load_id not in ({{ visible }})
 {%- endmacro %}
+
+{#- The rows of `raw_relation` an incremental staging model reads: those of visible loads and, in an
+    incremental run, only those of the keys to refresh (above). `key_column` is the raw column the key
+    comes from; ids are trimmed (`trim_key`), as staging spells them. A row without its key (only in
+    a load released despite its failed not_null check) cannot be told apart from other such rows: it
+    stays in raw. Where the column is not the whole key (email activity's `occurred_at`), rows without
+    it are kept and checked again in every run instead (`recheck_null_keys`). -#}
+{% macro visible_rows_to_stage(raw_relation, key_column, trim_key=true, recheck_null_keys=false) -%}
+    {%- set raw_key = 'trim(' ~ key_column ~ ')' if trim_key else key_column -%}
+    select raw_rows.*
+    from {{ raw_relation }} as raw_rows
+    inner join {{ ref('stg_ops__loads') }} as loads
+        on raw_rows._load_id = loads.load_id
+    where
+        loads.is_visible
+    {%- if not recheck_null_keys %}
+        and raw_rows.{{ key_column }} is not null
+    {%- endif %}
+    {%- if is_incremental() %}
+        and ({% if recheck_null_keys %}raw_rows.{{ key_column }} is null or {% endif -%}
+            {{ 'trim(raw_rows.' ~ key_column ~ ')' if trim_key else 'raw_rows.' ~ key_column }} in (
+                {{ staging_keys_to_refresh(raw_relation, raw_key, key_column) }}
+            ))
+    {%- endif %}
+{%- endmacro %}

@@ -9,20 +9,7 @@
 }}
 with source as (
 
-    select raw_contacts.*
-    from {{ source('crm', 'crm_contacts') }} as raw_contacts
-    inner join {{ ref('stg_ops__loads') }} as loads
-        on raw_contacts._load_id = loads.load_id
-    where
-        loads.is_visible
-        -- A row without its key (only in a load released despite its failed not_null check) cannot
-        -- be told apart from other such rows: it stays in raw (macros/incremental.sql).
-        and raw_contacts.contact_id is not null
-    {% if is_incremental() %}
-        and trim(raw_contacts.contact_id) in (
-            {{ staging_keys_to_refresh(source('crm', 'crm_contacts'), 'trim(contact_id)', 'contact_id') }}
-        )
-    {% endif %}
+    {{ visible_rows_to_stage(source('crm', 'crm_contacts'), 'contact_id') }}
 
 ),
 

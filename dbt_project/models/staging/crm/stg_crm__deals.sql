@@ -9,20 +9,7 @@
 }}
 with source as (
 
-    select raw_deals.*
-    from {{ source('crm', 'crm_deals') }} as raw_deals
-    inner join {{ ref('stg_ops__loads') }} as loads
-        on raw_deals._load_id = loads.load_id
-    where
-        loads.is_visible
-        -- A row without its key (only in a load released despite its failed not_null check) cannot
-        -- be told apart from other such rows: it stays in raw (macros/incremental.sql).
-        and raw_deals.deal_id is not null
-    {% if is_incremental() %}
-        and trim(raw_deals.deal_id) in (
-            {{ staging_keys_to_refresh(source('crm', 'crm_deals'), 'trim(deal_id)', 'deal_id') }}
-        )
-    {% endif %}
+    {{ visible_rows_to_stage(source('crm', 'crm_deals'), 'deal_id') }}
 
 ),
 

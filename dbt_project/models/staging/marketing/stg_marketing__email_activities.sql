@@ -13,18 +13,8 @@
 -- not rewritten here, so every version of a changed action shares it (macros/incremental.sql).
 with source as (
 
-    select raw_activity.*
-    from {{ source('marketing', 'marketing_email_activity') }} as raw_activity
-    inner join {{ ref('stg_ops__loads') }} as loads
-        on raw_activity._load_id = loads.load_id
-    where loads.is_visible
-    {% if is_incremental() %}
-        -- A row without its time (only in a released load) is checked again in every run.
-        and (raw_activity.occurred_at is null or raw_activity.occurred_at in (
-            {{ staging_keys_to_refresh(source('marketing', 'marketing_email_activity'), 'occurred_at',
-                                       'occurred_at') }}
-        ))
-    {% endif %}
+    {{ visible_rows_to_stage(source('marketing', 'marketing_email_activity'), 'occurred_at',
+                             trim_key=false, recheck_null_keys=true) }}
 
 ),
 

@@ -12,21 +12,7 @@
 -- deduplicates again only the sessions that a new load carries (macros/incremental.sql).
 with source as (
 
-    select raw_sessions.*
-    from {{ source('marketing', 'marketing_web_sessions') }} as raw_sessions
-    inner join {{ ref('stg_ops__loads') }} as loads
-        on raw_sessions._load_id = loads.load_id
-    where
-        loads.is_visible
-        -- A row without its key (only in a load released despite its failed not_null check) cannot
-        -- be told apart from other such rows: it stays in raw (macros/incremental.sql).
-        and raw_sessions.session_id is not null
-    {% if is_incremental() %}
-        and trim(raw_sessions.session_id) in (
-            {{ staging_keys_to_refresh(source('marketing', 'marketing_web_sessions'), 'trim(session_id)',
-                                       'session_id') }}
-        )
-    {% endif %}
+    {{ visible_rows_to_stage(source('marketing', 'marketing_web_sessions'), 'session_id') }}
 
 ),
 

@@ -9,20 +9,7 @@
 }}
 with source as (
 
-    select raw_tickets.*
-    from {{ source('support', 'support_tickets') }} as raw_tickets
-    inner join {{ ref('stg_ops__loads') }} as loads
-        on raw_tickets._load_id = loads.load_id
-    where
-        loads.is_visible
-        -- A row without its key (only in a load released despite its failed not_null check) cannot
-        -- be told apart from other such rows: it stays in raw (macros/incremental.sql).
-        and raw_tickets.ticket_id is not null
-    {% if is_incremental() %}
-        and trim(raw_tickets.ticket_id) in (
-            {{ staging_keys_to_refresh(source('support', 'support_tickets'), 'trim(ticket_id)', 'ticket_id') }}
-        )
-    {% endif %}
+    {{ visible_rows_to_stage(source('support', 'support_tickets'), 'ticket_id') }}
 
 ),
 

@@ -9,20 +9,7 @@
 }}
 with source as (
 
-    select raw_responses.*
-    from {{ source('survey', 'survey_responses') }} as raw_responses
-    inner join {{ ref('stg_ops__loads') }} as loads
-        on raw_responses._load_id = loads.load_id
-    where
-        loads.is_visible
-        -- A row without its key (only in a load released despite its failed not_null check) cannot
-        -- be told apart from other such rows: it stays in raw (macros/incremental.sql).
-        and raw_responses.response_id is not null
-    {% if is_incremental() %}
-        and trim(raw_responses.response_id) in (
-            {{ staging_keys_to_refresh(source('survey', 'survey_responses'), 'trim(response_id)', 'response_id') }}
-        )
-    {% endif %}
+    {{ visible_rows_to_stage(source('survey', 'survey_responses'), 'response_id') }}
 
 ),
 
