@@ -56,7 +56,7 @@
 {%- endmacro %}
 
 {#- Post-hook: rows an incremental run writes only as placeholders (touchpoints: one per affected
-    record, so that delete+insert also clears a record that now has no touchpoint). -#}
+    record left without a dated event, so that delete+insert also clears its old touchpoints). -#}
 {% macro delete_incremental_rows_where(condition) -%}
     {%- if is_incremental() -%}
     delete from {{ this }} where {{ condition }}
