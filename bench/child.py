@@ -147,8 +147,11 @@ def run_publish(args: dict) -> dict:
         con.close()
     seconds = time.perf_counter() - t0
     files = [p for p in publish_dir.rglob("*") if p.is_file()] if publish_dir.exists() else []
-    built = _model_rows(warehouse)
-    return {"seconds": seconds, "rows": sum(built.values()), "files": len(files),
+    # The rows written to the BI copy (every mart, views included); before `ec84248` this counted every
+    # table dbt built, staging tables included, which the docs did not say.
+    published = getattr(result, "row_counts", None)
+    rows = sum(published.values()) if isinstance(published, dict) else sum(_model_rows(warehouse).values())
+    return {"seconds": seconds, "rows": rows, "files": len(files),
             "bytes": sum(p.stat().st_size for p in files), "returned": repr(result)[:500]}
 
 

@@ -71,6 +71,9 @@ def test_row_counts_match_the_warehouses(bench):
         assert phases["dbt_build"]["rows"] == full_raw
         marts = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name LIKE '%marts'").fetchone()[0]
         assert marts > 0 and phases["dbt_build"]["detail"]["rows_out"] > 0
+        published = sum(con.execute(f'SELECT count(*) FROM marts."{t}"').fetchone()[0] for (t,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'").fetchall())
+        assert phases["publish"]["rows"] == published > 0  # the marts, views included, not every dbt table
     with duckdb.connect(str(snap / "incremental_ingest.duckdb"), read_only=True) as con:
         new = con.execute("SELECT sum(rows_read), sum(rows_loaded) FROM ops.load_manifest "
                           "WHERE validation_status = 'pending'").fetchone()
