@@ -1,7 +1,8 @@
 -- One row per identity signature with its customer and the rule that matched it. Everything
 -- int_identity_records_resolved adds to a record depends only on the record's signature, so it is
 -- computed and stored here once per signature (3.1M at 1M customers) instead of once per record
--- (9.3M): writing the per-record table cost 15 of its 22 s per build at 1M (docs/BENCHMARKS.md).
+-- (9.3M): at 1M, writing the per-record table was about 15 s of the 24 s its CREATE TABLE AS took
+-- (docs/BENCHMARKS.md).
 with signature_identifiers as (
 
     select * from {{ ref('int_identity_record_identifiers') }}
