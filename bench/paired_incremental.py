@@ -60,6 +60,22 @@ def checkout(rev: str, into: Path) -> Path:
     return into
 
 
+def remove_checkouts(revs: list[str], scratch: Path, prefix: str = "code") -> None:
+    """Remove the worktrees `checkout` made for `revs` (`scratch / f"{prefix}{i}"`)."""
+    for i, rev in enumerate(revs):
+        if rev != ".":
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(scratch / f"{prefix}{i}")],
+                           capture_output=True)
+
+
+def write_result(result: dict, out: Path | None, name: str) -> Path:
+    out = out or REPO / "bench" / "results" / f"{name}-{datetime.now():%Y%m%dT%H%M%S}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(f"result: {out}")
+    return out
+
+
 def dbt_build(code: Path, warehouse: Path, target: Path, *extra: str) -> dict:
     dbt_dir = code / "dbt_project"
     cmd = [str(Path(sys.executable).with_name("dbt")), "build", "--exclude-resource-type", "unit_test",
@@ -133,10 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
                 print(f"[paired] round {round_no}, {v['code']}: incremental {run['seconds']:.1f} s", flush=True)
                 warehouse.unlink()
     finally:
-        for i, rev in enumerate(args.code):
-            if rev != ".":
-                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(scratch / f"code{i}")],
-                               capture_output=True)
+        remove_checkouts(args.code, scratch)
         shutil.rmtree(scratch, ignore_errors=True)
 
     result = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -153,10 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
         runs = " / ".join(f"{r['seconds']:.1f}" for r in v["incremental"])
         print(f"| {v['code']} ({v['commit']}) | {v['full']['seconds']:.1f} | {median:.1f} | {runs} | "
               f"{median / v['full']['seconds']:.2f} |")
-    out = args.out or REPO / "bench" / "results" / f"paired-incremental-{datetime.now():%Y%m%dT%H%M%S}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"result: {out}")
+    write_result(result, args.out, "paired-incremental")
     return result
 
 

@@ -132,3 +132,35 @@ def test_paired_incremental_rebuilds_the_benchs_incremental_day(bench, tmp_path)
     with duckdb.connect(str(work / "snapshots" / "incremental_validation.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM ops.load_manifest WHERE validation_status = 'pending'"
                            ).fetchone()[0] == 0  # the snapshot itself is left as it was
+
+
+def test_paired_publish_publishes_the_same_data_with_each_version(bench, tmp_path):
+    """bench/paired_publish.py: both versions publish the built warehouse, and the checksums it compares them
+    by are the rows' own: a mart without personal data checks out against the warehouse it came from."""
+    from bench import paired_publish
+
+    _, work, _ = bench
+    warehouse = work / "snapshots" / "dbt_build.duckdb"
+    out = tmp_path / "paired-publish.json"
+    result = paired_publish.main(["--warehouse", str(warehouse), "--code", ".", "--code", ".", "--rounds", "1",
+                                  "--scratch", str(tmp_path), "--out", str(out)])
+    assert json.loads(out.read_text())["same_data_as_first"] == {".": True}
+    marts = bench_run_marts(warehouse)
+    for version in result["versions"]:
+        (run,) = version["runs"]
+        assert run["seconds"] > 0 and run["peak_rss_mb"] > 0 and run["parquet_bytes"] > 0
+        assert run["rows"] == sum(marts.values())
+        assert {n: t["rows"] for n, t in version["published"].items()} == marts
+        assert all(t["parquet_rows"] == t["rows"] for t in version["published"].values())
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows, checksum = con.execute("SELECT count(*), bit_xor(hash(t)) FROM marts.orders AS t").fetchone()
+    orders = result["versions"][0]["published"]["orders"]
+    assert rows > 0 and (orders["checksum"], orders["parquet_checksum"]) == (str(checksum), str(checksum))
+    assert not list(tmp_path.glob("cxw-paired-publish-*"))  # its scratch folder is gone
+
+
+def bench_run_marts(warehouse) -> dict[str, int]:
+    """Rows of every mart, tables and views (the identity map is a view), as publish counts them."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        names = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'").fetchall()
+        return {n: con.execute(f'SELECT count(*) FROM marts."{n}"').fetchone()[0] for (n,) in names}

@@ -128,6 +128,30 @@ def test_publishes_only_the_marts_with_row_counts_parquet_and_manifest(isolated)
                     "AND column_name = 'email'")[0][0].startswith("Primary email. Published as a salted sha256")
 
 
+def test_logs_a_line_per_mart_and_writes_zstd_parquet_without_a_progress_bar(isolated, caplog, capfd):
+    with caplog.at_level("INFO", logger="cxw.publish"):
+        result = publish(isolated["warehouse"], isolated["out"], manifest_path=isolated["manifest"])
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("published ")]
+    for table, rows in result.row_counts.items():
+        (line,) = [x for x in lines if x.startswith(f"published {table} ")]
+        assert f"({rows:,} rows" in line and "copy " in line and "parquet " in line
+    assert "masked columns" in next(x for x in lines if x.startswith("published customer_360 "))
+    codecs = read(isolated["out"] / "cx_marts.duckdb", "SELECT DISTINCT compression FROM parquet_metadata(?)",
+                  [str(result.parquet_files["customer_360"])])
+    assert codecs == [("ZSTD",)]
+    assert "%" not in capfd.readouterr().err  # DuckDB's progress bar is off on warehouse connections
+
+
+def test_warehouse_connections_draw_no_progress_bar(tmp_path):
+    from ingest.warehouse import connect
+
+    con = connect(tmp_path / "w.duckdb")
+    try:
+        assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+    finally:
+        con.close()
+
+
 def test_a_mart_that_is_a_view_is_published_as_a_table_with_its_descriptions(isolated):
     # customer_identity_map is a dbt view (it repeats an intermediate table); BI still gets a table.
     con = duckdb.connect(str(isolated["warehouse"]))
