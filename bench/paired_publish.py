@@ -11,8 +11,10 @@ versions taking turns so that they share the machine's noise. Each publish runs 
 into a fresh folder; the published files are measured and then removed.
 
 It also checks that the versions published the same data: per mart, the row count and an
-order-free checksum of the rows (the XOR of DuckDB's hash of every row) of the published DuckDB file
-and of the Parquet file. A `--code` is a git revision (checked out into a temporary worktree) or `.`
+order-free checksum of the rows (the XOR of DuckDB's hash of every row; identical rows cancel in pairs,
+so the row count is compared beside it) of the published DuckDB file and of the Parquet file. Compare
+versions by it, not a DuckDB table with its Parquet file: a type that Parquet stores differently hashes
+differently. A `--code` is a git revision (checked out into a temporary worktree) or `.`
 for the working tree. Writes JSON and prints a Markdown table.
 """
 
@@ -39,10 +41,10 @@ from bench.paired_incremental import checkout, remove_checkouts, write_result  #
 
 # Run inside the version's checkout: its own orchestration.publish, the same salt for every version.
 CHILD = """
-import json, sys, time
+import json, sys
 from pathlib import Path
 from orchestration.publish import publish
-r = publish(Path(sys.argv[1]), Path(sys.argv[2]), manifest_path=Path(sys.argv[3]) if sys.argv[3] else None)
+r = publish(Path(sys.argv[1]), Path(sys.argv[2]), manifest_path=Path(sys.argv[3]))
 Path(sys.argv[4]).write_text(json.dumps({"seconds": r.seconds, "rows": sum(r.row_counts.values())}))
 """
 
@@ -53,8 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--code", action="append", required=True,
                     help="a git revision, or . for the working tree (give two, or more)")
     ap.add_argument("--rounds", type=int, default=3, help="publishes of each version (median reported)")
-    ap.add_argument("--manifest", type=Path, help="dbt's manifest.json for meta.pii (default: none, the "
-                    "built-in PII rules and publish_pii.yml)")
+    ap.add_argument("--manifest", type=Path, help="dbt's manifest.json for meta.pii, the same for every version "
+                    "(default: none, so only the built-in PII rules and publish_pii.yml apply)")
     ap.add_argument("--scratch", type=Path, help="folder for the checkouts and published files "
                     "(default: next to the warehouse; a 1M publish writes about 4 GB)")
     ap.add_argument("--out", type=Path, help="JSON result (default bench/results/paired-publish-<time>.json)")
@@ -78,9 +80,15 @@ def published_checksums(folder: Path) -> dict[str, dict]:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    if not args.warehouse.exists():
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    # Absolute paths: each version's publish runs in its own checkout.
+    warehouse = args.warehouse.resolve()
+    if not warehouse.exists():
         raise SystemExit(f"{args.warehouse} not found")
-    scratch = Path(tempfile.mkdtemp(prefix="cxw-paired-publish-", dir=args.scratch or args.warehouse.parent))
+    scratch = Path(tempfile.mkdtemp(prefix="cxw-paired-publish-", dir=(args.scratch or warehouse.parent).resolve()))
+    # Without --manifest, a path that does not exist: every version then applies the same PII rules, where
+    # its own dbt_project/target/manifest.json would exist in the working tree only.
+    manifest = args.manifest.resolve() if args.manifest else scratch / "no-manifest.json"
     versions: list[dict] = []
     try:
         for i, rev in enumerate(args.code):
@@ -95,8 +103,8 @@ def main(argv: list[str] | None = None) -> dict:
                 result_path = scratch / "result.json"
                 env = child_env()
                 env["PYTHONPATH"] = str(v["path"])  # this version's code, not the bench's
-                m = run_measured([sys.executable, "-c", CHILD, str(args.warehouse), str(target),
-                                  str(args.manifest or ""), str(result_path)], env, scratch / f"publish{i}.log",
+                m = run_measured([sys.executable, "-c", CHILD, str(warehouse), str(target),
+                                  str(manifest), str(result_path)], env, scratch / f"publish{i}.log",
                                  result_path, cwd=v["path"])
                 if m.returncode != 0 or not m.result:
                     raise RuntimeError(f"publish of {v['code']} failed (exit {m.returncode}):\n{m.log}")
@@ -116,13 +124,13 @@ def main(argv: list[str] | None = None) -> dict:
         shutil.rmtree(scratch, ignore_errors=True)
 
     first = versions[0]["published"]
-    same = {v["code"]: all(
-        (t["rows"], t["checksum"], t["parquet_rows"], t["parquet_checksum"])
-        == (first[n]["rows"], first[n]["checksum"], first[n]["parquet_rows"], first[n]["parquet_checksum"])
-        for n, t in v["published"].items()) and set(v["published"]) == set(first) for v in versions}
-    result = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    keys = ("rows", "checksum", "parquet_rows", "parquet_checksum")
+    same = {v["code"]: set(v["published"]) == set(first) and all(
+        [t[k] for k in keys] == [first[n][k] for k in keys] for n, t in v["published"].items()) for v in versions}
+    result = {"started_at": started_at,
               "command": " ".join([Path(sys.executable).name, *(sys.argv if argv is None else ["main", *argv])]),
-              "warehouse": str(args.warehouse), "same_data_as_first": same, "versions": []}
+              "warehouse": str(warehouse), "manifest": str(args.manifest.resolve()) if args.manifest else None,
+              "same_data_as_first": same, "versions": []}
     print("\n| code | publish s (median) | runs | peak MB | DuckDB MB | Parquet MB | same data as the first |")
     print("|---|---|---|---|---|---|---|")
     for v in versions:

@@ -87,8 +87,8 @@ def connect(path: Path | str | None = None, *, read_only: bool = False, wait_s: 
             con = duckdb.connect(str(path), read_only=read_only, config=config)
             # All timestamps are stored in UTC; make "now()" and casts agree whatever the host's zone.
             con.execute("SET TimeZone = 'UTC'")
-            # DuckDB draws a progress bar on stderr for queries over 2 s: in Dagster's captured logs
-            # and CI output it is only noise (publish's per-mart log lines say where time goes).
+            # DuckDB draws a progress bar on the terminal for queries over 2 s: in Dagster's captured
+            # logs and CI output it is only noise (publish's per-mart log lines say where time goes).
             con.execute("SET enable_progress_bar = false")
             break
         except duckdb.IOException as exc:

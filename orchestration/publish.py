@@ -443,14 +443,16 @@ def _build(warehouse: Path, tmp_db: Path, parquet_dir: Path, token: str, policy:
            storage_version: str | None, temps: list[Path], warnings: list[str]):
     """Write the masked copy into tmp_db and the Parquet temp files; return what was written."""
     con = connect(warehouse, read_only=True)
-    # Published marts carry no row order (BI queries say ORDER BY); letting DuckDB write them in any
-    # order lets both cores write Parquet: 1M-customer touchpoints, 20.6 -> 15.3 s (docs/BENCHMARKS.md).
-    # The setting is global to the database instance, which DuckDB shares between connections to
-    # one file in a process: the finally block sets it back.
-    con.execute("SET preserve_insertion_order = false")
     alias = f"cxw_publish_{token}"
     attached = False
+    insertion_order = None
     try:
+        # Published marts carry no row order (BI queries say ORDER BY); letting DuckDB write the copy
+        # and Parquet in any order lets both cores write Parquet (1M touchpoints, timed back to back:
+        # 20.6 -> 15.3 s; docs/BENCHMARKS.md). The setting is global to the database instance, which
+        # every connection to this file in this process shares: the finally block puts it back.
+        insertion_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+        con.execute("SET preserve_insertion_order = false")
         source_catalog = con.execute("SELECT current_database()").fetchone()[0]
         objects = con.execute(
             "SELECT table_name FROM information_schema.tables "
@@ -532,7 +534,7 @@ def _build(warehouse: Path, tmp_db: Path, parquet_dir: Path, token: str, policy:
                         f"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {PARQUET_ZSTD_LEVEL})")
             parquet_tmp[table] = tmp_parquet
             # One line per mart: a 1M-customer publish takes over a minute, and this says where it goes.
-            log.info("published %s (%s rows, %d masked columns): copy %.1fs, parquet %.1fs", table,
+            log.info("published %s (%s rows, %d PII columns): copy %.1fs, parquet %.1fs", table,
                      f"{rows:,}", len(actions), copy_s, time.perf_counter() - t_parquet)
             tables[table] = {"rows": int(rows), "columns": published_columns, "parquet_name": f"{stem}.parquet"}
 
@@ -544,8 +546,9 @@ def _build(warehouse: Path, tmp_db: Path, parquet_dir: Path, token: str, policy:
         if attached:
             with contextlib.suppress(Exception):
                 con.execute(f"DETACH {ident(alias)}")
-        with contextlib.suppress(Exception):
-            con.execute("SET preserve_insertion_order = true")
+        if insertion_order is not None:
+            with contextlib.suppress(Exception):
+                con.execute(f"SET preserve_insertion_order = {'true' if insertion_order else 'false'}")
         con.close()
 
 

@@ -7,6 +7,7 @@ warehouse it left behind holds (each pipeline phase keeps its warehouse as snaps
 from __future__ import annotations
 
 import json
+import subprocess
 
 import duckdb
 import pytest
@@ -134,17 +135,23 @@ def test_paired_incremental_rebuilds_the_benchs_incremental_day(bench, tmp_path)
                            ).fetchone()[0] == 0  # the snapshot itself is left as it was
 
 
-def test_paired_publish_publishes_the_same_data_with_each_version(bench, tmp_path):
-    """bench/paired_publish.py: both versions publish the built warehouse, and the checksums it compares them
-    by are the rows' own: a mart without personal data checks out against the warehouse it came from."""
+def test_paired_publish_publishes_the_same_data_with_each_version(bench, tmp_path, monkeypatch):
+    """bench/paired_publish.py: a git revision (checked out into a worktree) and the working tree publish the
+    built warehouse, given relative paths, and the checksums it compares them by are the rows' own: a mart
+    without personal data checks out against the warehouse it came from."""
+    import os
+
     from bench import paired_publish
 
+    if not (paired_publish.REPO / ".git").exists():
+        pytest.skip("needs the git repository: a --code revision is checked out into a worktree")
     _, work, _ = bench
     warehouse = work / "snapshots" / "dbt_build.duckdb"
-    out = tmp_path / "paired-publish.json"
-    result = paired_publish.main(["--warehouse", str(warehouse), "--code", ".", "--code", ".", "--rounds", "1",
-                                  "--scratch", str(tmp_path), "--out", str(out)])
-    assert json.loads(out.read_text())["same_data_as_first"] == {".": True}
+    monkeypatch.chdir(tmp_path)
+    result = paired_publish.main(["--warehouse", os.path.relpath(warehouse, tmp_path), "--code", "HEAD",
+                                  "--code", ".", "--rounds", "1", "--scratch", ".", "--out", "paired-publish.json"])
+    assert json.loads((tmp_path / "paired-publish.json").read_text()) == json.loads(json.dumps(result))
+    assert set(result["same_data_as_first"]) == {"HEAD", "."}
     marts = bench_run_marts(warehouse)
     for version in result["versions"]:
         (run,) = version["runs"]
@@ -154,9 +161,12 @@ def test_paired_publish_publishes_the_same_data_with_each_version(bench, tmp_pat
         assert all(t["parquet_rows"] == t["rows"] for t in version["published"].values())
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows, checksum = con.execute("SELECT count(*), bit_xor(hash(t)) FROM marts.orders AS t").fetchone()
-    orders = result["versions"][0]["published"]["orders"]
+    orders = result["versions"][1]["published"]["orders"]  # the working tree's
     assert rows > 0 and (orders["checksum"], orders["parquet_checksum"]) == (str(checksum), str(checksum))
-    assert not list(tmp_path.glob("cxw-paired-publish-*"))  # its scratch folder is gone
+    assert not list(tmp_path.glob("cxw-paired-publish-*"))  # its scratch folder and worktree are gone
+    worktrees = subprocess.run(["git", "-C", str(paired_publish.REPO), "worktree", "list"], capture_output=True,
+                               text=True, check=True).stdout
+    assert "cxw-paired-publish-" not in worktrees
 
 
 def bench_run_marts(warehouse) -> dict[str, int]:

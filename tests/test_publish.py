@@ -128,18 +128,33 @@ def test_publishes_only_the_marts_with_row_counts_parquet_and_manifest(isolated)
                     "AND column_name = 'email'")[0][0].startswith("Primary email. Published as a salted sha256")
 
 
-def test_logs_a_line_per_mart_and_writes_zstd_parquet_without_a_progress_bar(isolated, caplog, capfd):
+def test_logs_a_line_per_mart_with_its_seconds_and_writes_zstd_parquet(isolated, caplog):
     with caplog.at_level("INFO", logger="cxw.publish"):
         result = publish(isolated["warehouse"], isolated["out"], manifest_path=isolated["manifest"])
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("published ")]
     for table, rows in result.row_counts.items():
+        pii = sum(1 for column in result.pii_columns if column.startswith(f"marts.{table}."))
         (line,) = [x for x in lines if x.startswith(f"published {table} ")]
-        assert f"({rows:,} rows" in line and "copy " in line and "parquet " in line
-    assert "masked columns" in next(x for x in lines if x.startswith("published customer_360 "))
+        assert f"({rows:,} rows, {pii} PII columns): copy " in line and "s, parquet " in line
+    assert any(f"({n:,} rows, 4 PII columns)" in x for x in lines for n in [result.row_counts["customer_360"]])
     codecs = read(isolated["out"] / "cx_marts.duckdb", "SELECT DISTINCT compression FROM parquet_metadata(?)",
                   [str(result.parquet_files["customer_360"])])
     assert codecs == [("ZSTD",)]
-    assert "%" not in capfd.readouterr().err  # DuckDB's progress bar is off on warehouse connections
+
+
+def test_publish_puts_back_duckdbs_insertion_order_setting(isolated):
+    """preserve_insertion_order is global to a DuckDB instance: publish turns it off for its writes, and
+    another connection to the warehouse in the same process must find it as it was afterwards."""
+    from ingest.warehouse import connect
+
+    other = connect(isolated["warehouse"], read_only=True)  # the same instance as publish's connection
+    try:
+        for before in (True, False):
+            other.execute(f"SET preserve_insertion_order = {before}")
+            publish(isolated["warehouse"], isolated["out"], manifest_path=isolated["manifest"])
+            assert other.execute("SELECT current_setting('preserve_insertion_order')").fetchone() == (before,)
+    finally:
+        other.close()
 
 
 def test_warehouse_connections_draw_no_progress_bar(tmp_path):
