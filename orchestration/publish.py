@@ -33,6 +33,7 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -326,7 +327,7 @@ def _previous_manifest(path: Path) -> dict:
 
 def publish(warehouse: Path, publish_dir: Path, pii: dict | None = None, storage_version: str | None = None,
             *, run_id: str | None = None, pii_file: Path | None = None,
-            manifest_path: Path | None = None) -> PublishResult:
+            manifest_path: Path | None = None, progress: Callable[[str], None] | None = None) -> PublishResult:
     """Copy schema `marts` of `warehouse` to `publish_dir` (DuckDB file, Parquet, manifest.json), masked.
 
     pii:             per-column overrides, `{"marts.customer_360.email": "keep"|"hash"|"mask"|"drop"}`
@@ -336,6 +337,7 @@ def publish(warehouse: Path, publish_dir: Path, pii: dict | None = None, storage
     run_id:          recorded in manifest.json (default: a timestamp plus random suffix).
     pii_file:        default CXW_PUBLISH_PII_FILE, else <project root>/publish_pii.yml when present.
     manifest_path:   dbt's manifest.json for `meta.pii` (default dbt_project/target/manifest.json).
+    progress:        called with a line per mart written (its rows and seconds), besides the log.
     """
     started = time.perf_counter()
     warehouse = Path(warehouse)
@@ -368,7 +370,7 @@ def publish(warehouse: Path, publish_dir: Path, pii: dict | None = None, storage
         temps: list[Path] = [tmp_db, Path(f"{tmp_db}.wal"), tmp_manifest]
         try:
             tables, pii_columns, parquet_tmp = _build(warehouse, tmp_db, parquet_dir, token, policy, salt,
-                                                      storage_version, temps, warnings)
+                                                      storage_version, temps, warnings, progress)
             # Durable before visible: the rename must never expose a file whose blocks are not on disk.
             _fsync_path(tmp_db)
             for path in parquet_tmp.values():
@@ -440,7 +442,8 @@ DBT_LEFTOVER_SUFFIXES = ("__dbt_backup", "__dbt_tmp")
 
 
 def _build(warehouse: Path, tmp_db: Path, parquet_dir: Path, token: str, policy: PiiPolicy, salt: str,
-           storage_version: str | None, temps: list[Path], warnings: list[str]):
+           storage_version: str | None, temps: list[Path], warnings: list[str],
+           progress: Callable[[str], None] | None = None):
     """Write the masked copy into tmp_db and the Parquet temp files; return what was written."""
     con = connect(warehouse, read_only=True)
     alias = f"cxw_publish_{token}"
@@ -534,8 +537,11 @@ def _build(warehouse: Path, tmp_db: Path, parquet_dir: Path, token: str, policy:
                         f"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {PARQUET_ZSTD_LEVEL})")
             parquet_tmp[table] = tmp_parquet
             # One line per mart: a 1M-customer publish takes over a minute, and this says where it goes.
-            log.info("published %s (%s rows, %d PII columns): copy %.1fs, parquet %.1fs", table,
-                     f"{rows:,}", len(actions), copy_s, time.perf_counter() - t_parquet)
+            line = (f"published {table} ({rows:,} rows, {len(actions)} PII columns): copy {copy_s:.1f}s, "
+                    f"parquet {time.perf_counter() - t_parquet:.1f}s")
+            log.info("%s", line)
+            if progress is not None:
+                progress(line)
             tables[table] = {"rows": int(rows), "columns": published_columns, "parquet_name": f"{stem}.parquet"}
 
         con.execute(f"CHECKPOINT {ident(alias)}")

@@ -129,9 +129,12 @@ def test_publishes_only_the_marts_with_row_counts_parquet_and_manifest(isolated)
 
 
 def test_logs_a_line_per_mart_with_its_seconds_and_writes_zstd_parquet(isolated, caplog):
+    progress: list[str] = []
     with caplog.at_level("INFO", logger="cxw.publish"):
-        result = publish(isolated["warehouse"], isolated["out"], manifest_path=isolated["manifest"])
+        result = publish(isolated["warehouse"], isolated["out"], manifest_path=isolated["manifest"],
+                         progress=progress.append)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("published ")]
+    assert lines[:-1] == progress and len(progress) == len(result.row_counts)  # the log's last: the total
     for table, rows in result.row_counts.items():
         pii = sum(1 for column in result.pii_columns if column.startswith(f"marts.{table}."))
         (line,) = [x for x in lines if x.startswith(f"published {table} ")]

@@ -8,6 +8,7 @@ import csv
 import json
 from collections import defaultdict
 from math import comb
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -34,6 +35,16 @@ def test_pipeline_run_succeeded(demo_run):
     assert outcome.success, outcome
     assert not outcome.failed_steps and not outcome.skipped_steps
     assert not [c for c in outcome.failed_checks if "ERROR" in c], outcome.failed_checks
+
+
+def test_the_run_log_has_a_line_per_published_mart(demo_run):
+    import dagster as dg
+
+    manifest = json.loads((Path(demo_run.env["CXW_PUBLISH_DIR"]) / "manifest.json").read_text())
+    messages = [e.user_message for e in dg.DagsterInstance.get().all_logs(demo_run.outcome.run_id)]
+    for mart, info in manifest["tables"].items():
+        lines = [m for m in messages if m.startswith(f"published {mart} ({info['rows']:,} rows, ")]
+        assert len(lines) == 1 and ": copy " in lines[0] and ", parquet " in lines[0], (mart, lines)
 
 
 def test_every_file_reconciles_rows_read_loaded_and_rejected(demo_run, wh):
