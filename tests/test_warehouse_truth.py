@@ -118,6 +118,25 @@ def test_identity_resolution_precision_and_recall(demo_run, wh):
     assert recall >= 0.98
 
 
+def test_customer_360_counts_each_customers_records_systems_and_addresses(wh):
+    # Counted here in Python from the identity map's rows; customer_360 counts systems from four flags.
+    records, systems, emails = defaultdict(int), defaultdict(set), defaultdict(set)
+    for customer, system, email in wh.execute(
+            "SELECT customer_id, source_system, email FROM marts.customer_identity_map "
+            "WHERE customer_id IS NOT NULL").fetchall():
+        records[customer] += 1
+        systems[customer].add(system)
+        if email is not None:
+            emails[customer].add(email)
+    rows = wh.execute("SELECT customer_id, source_records, source_systems, email_addresses "
+                      "FROM marts.customer_360").fetchall()
+    assert {c for c, *_ in rows} == set(records)
+    assert sum(1 for c, n, s, e in rows if len(systems[c]) > 1) > 0, "no customer spans two systems"
+    wrong = [(c, n, s, e) for c, n, s, e in rows
+             if (n, s, e) != (records[c], len(systems[c]), len(emails[c]))]
+    assert not wrong, f"{len(wrong)} customers with other counts, e.g. {wrong[:3]}"
+
+
 def test_customer_count(wh, truth):
     customers = wh.execute("SELECT count(*) FROM marts.customer_360").fetchone()[0]
     # A person the data cannot link (a second email with nothing else in common) is two customers.

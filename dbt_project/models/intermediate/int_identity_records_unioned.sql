@@ -211,8 +211,9 @@ select
     ticket_ref,
     -- Records carrying the same identifiers are the same person: identity is worked out once per
     -- signature (a few million at most), not once per record (tens of millions of sessions and actions).
-    {{ surrogate_key(['email', 'phone', 'crm_contact_id', 'helpdesk_user_id', 'crm_secondary_id', 'order_ref',
-                      'ticket_ref']) }} as identity_signature,
+    -- A number on DuckDB (macros/surrogate_key.sql, numeric_key): cheaper to store and to join on.
+    {{ numeric_key(['email', 'phone', 'crm_contact_id', 'helpdesk_user_id', 'crm_secondary_id', 'order_ref',
+                    'ticket_ref']) }} as identity_signature,
     record_at
 from pruned
 where coalesce(email, phone, crm_contact_id, helpdesk_user_id, crm_secondary_id, order_ref, ticket_ref) is not null

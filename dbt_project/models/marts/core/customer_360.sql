@@ -14,7 +14,6 @@ identifiers as (
         customer_id,
         count(*) as source_records,
         count(distinct email) as email_addresses,
-        count(distinct source_system) as source_systems,
         max(case when source_system = 'crm' then 1 else 0 end) = 1 as is_in_crm,
         max(case when source_system = 'support' then 1 else 0 end) = 1 as is_in_support,
         max(case when source_system = 'marketing' then 1 else 0 end) = 1 as is_in_marketing,
@@ -148,7 +147,14 @@ joined as (
         primary_contact.contract_type,
         identifiers.email_addresses,
         identifiers.source_records,
-        identifiers.source_systems,
+        -- The four flags below cover every source_system of the identity records: their sum is the
+        -- distinct count, without a second distinct aggregate over 9.3M records at 1M.
+        (
+            case when identifiers.is_in_crm then 1 else 0 end
+            + case when identifiers.is_in_support then 1 else 0 end
+            + case when identifiers.is_in_marketing then 1 else 0 end
+            + case when identifiers.is_in_survey then 1 else 0 end
+        ) as source_systems,
         identifiers.is_in_crm,
         identifiers.is_in_support,
         identifiers.is_in_marketing,
